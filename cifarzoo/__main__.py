@@ -1,0 +1,5 @@
+import sys
+
+from cifarzoo.cli import main
+
+sys.exit(main())
