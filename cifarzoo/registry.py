@@ -146,6 +146,9 @@ def create_model(
             f"create_model({arch!r}): unknown argument(s) {', '.join(unknown)}. "
             f"{arch} accepts: {', '.join(sorted(info.knobs)) or 'no architecture arguments'}.")
     entry = None
+    if pretrained and checkpoint_path is not None:
+        raise ValueError(f"create_model({name!r}): pass pretrained=True (a published weight) or checkpoint_path= "
+                         "(a local file), not both")
     if pretrained:
         from cifarzoo.pretrained import resolve_weight
         entry = resolve_weight(arch, tag)
