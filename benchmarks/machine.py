@@ -38,6 +38,26 @@ def command_line(module: str) -> str:
     return " ".join(["python", "-m", module, *map(shlex.quote, sys.argv[1:])])
 
 
+def matmul_gflops(device: str = "cpu", n: int = 512, budget_s: float = 0.3) -> float:
+    """Achieved GFLOP/s of an n x n fp32 matmul (median of repeats): a yardstick recorded at the
+    start and end of a run, so a reader sees how much of the machine the run actually had."""
+    import statistics
+    import time
+
+    dev = torch.device(device)
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    times: list[float] = []
+    torch.mm(a, b)
+    start = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < budget_s and len(times) < 200):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        times.append(time.perf_counter() - t0)
+    return round(2 * n ** 3 / statistics.median(times) / 1e9, 1)
+
+
 def machine_info(device: str = "cpu") -> dict:
     """Hardware and software of this run.  ``load_avg`` matters here: the CPU is shared, and a
     busy machine slows every timing, so readers can judge the numbers."""
@@ -56,6 +76,7 @@ def machine_info(device: str = "cpu") -> dict:
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain")),
         "load_avg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "matmul_gflops_start": matmul_gflops(device),
     }
     try:
         import torchvision

@@ -25,7 +25,7 @@ import torch
 
 from benchmarks import BENCH_CSV, BENCH_JSON
 from benchmarks.accuracy import DATASETS, accuracies
-from benchmarks.machine import command_line, machine_info
+from benchmarks.machine import command_line, machine_info, matmul_gflops
 from benchmarks.timing import TimingConfig, Variant, activation_bytes, inference_speed, prepare, train_speed
 
 log = logging.getLogger("benchmarks")
@@ -180,6 +180,8 @@ def run(cfg: RunConfig, command: str) -> dict:
         header["wall_s"] = round(time.perf_counter() - t0, 1)
         header["machine"]["load_avg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
         write_results(cfg.out, header, rows)
+    header["machine"]["matmul_gflops_end"] = matmul_gflops(str(device))
+    write_results(cfg.out, header, rows)
     failed = [r["model"] for r in rows if r.get("errors")]
     if failed:
         log.warning("%d model(s) had errors (see 'errors' in %s): %s", len(failed), cfg.out / BENCH_JSON,
@@ -205,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds after which a measurement stops adding timed iterations (default 1.0, --quick 0.3)")
     p.add_argument("--quick", action="store_true", help="fewer, smaller timed iterations (rough numbers, fast)")
     p.add_argument("--skip-speed", action="store_true", help="only params, MACs, activation memory and accuracy")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice); fewer threads suffer less when "
+                        "other jobs share the CPU")
     p.add_argument("--skip-memory", action="store_true", help="do not measure activation memory")
     return p
 
@@ -231,6 +236,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if max_gmacs < 0:
         raise ValueError(f"--max-gmacs must be >= 0, got {max_gmacs}")
     timing = replace(timing, max_gmacs_per_batch=max_gmacs or None)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)  # before machine_info records it
     return RunConfig(patterns=args.models, out=args.out, device=args.device, variants=variants, timing=timing,
                      skip_speed=args.skip_speed, skip_memory=args.skip_memory)
 

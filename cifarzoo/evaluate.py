@@ -44,7 +44,9 @@ def _as_batches(data: Any, data_dir, batch_size: int, device: torch.device) -> t
             raise ValueError(f"unknown dataset {data!r}; choose one of {sorted(DATASETS)}")
         if data_dir is None:
             raise ValueError(f"evaluate(model, {data!r}) needs data_dir= (the folder holding the CIFAR pickles)")
-        loader = build_loader(data, "test", data_dir, batch_size, aug=None, kind="torch", device=device)
+        # kind="device": the uint8 test set sits on the device and is normalised per batch, so no
+        # DataLoader worker processes are started (evaluation has no augmentation to parallelise)
+        loader = build_loader(data, "test", data_dir, batch_size, aug=None, kind="device", device=device)
         return loader, DATASETS[data].num_classes
     if (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data)
             and data[0].ndim == 4 and data[1].ndim == 1 and len(data[0]) == len(data[1])):

@@ -2,19 +2,23 @@
 
 MACs come from fvcore's ``FlopCountAnalysis``, which traces the model with ``torch.jit.trace``
 and sums per-operator handles.  fvcore counts **one fused multiply-add as one "flop"**, so its
-"flop" total is a MAC count, the unit the CIFAR zoos publish (ResNet-20: 40.8 M).  Its default
-handles are kept as they are, so anyone can reproduce a number with a plain
-``FlopCountAnalysis(model, x).total()``:
+"flop" total is a MAC count, the unit the CIFAR zoos publish (ResNet-20: 40.8 M).  What is counted:
 
-* convolutions, linears, matmul/bmm/einsum: one per multiply-add;
-* ``batch_norm`` in eval mode: 2 per element (scale and shift, i.e. it is *not* folded into
-  the preceding conv), ``layer_norm``/``group_norm``: about 5 per element;
-* element-wise ops (ReLU, additions, softmax, pooling other than adaptive average pooling)
-  are not counted; fvcore reports them as "unsupported" and we record their names.
+* convolutions, linears, matmul/bmm/einsum: one per multiply-add (fvcore's handles);
+* ``layer_norm``/``group_norm``: fvcore's estimate of 5 per element (they cannot be folded away);
+* ``scaled_dot_product_attention``: the two matrix products QK^T and (softmax)V, a handle added
+  here because fvcore does not know the op and would count attention as zero.
 
-One handle is added: ``aten::scaled_dot_product_attention`` (which fvcore does not know) counts
-the two matrix products of attention, QK^T and (softmax)V, so transformers built on
-``F.scaled_dot_product_attention`` are not undercounted.
+Two fvcore defaults are switched off, so the totals are the MACs the published CIFAR zoos quote
+(chenyaofo/pytorch-cifar-models: MobileNetV2 x1.0 87.98 M, which our count reproduces exactly):
+
+* eval-mode ``batch_norm`` (fvcore: 2 per element): a per-channel scale and shift that folds into
+  the preceding convolution at inference;
+* ``adaptive_avg_pool2d`` (fvcore: 1 per element): pooling is additions, not multiply-adds, and
+  counting it would make ``x.mean((2, 3))`` and ``AdaptiveAvgPool2d`` differ for the same network.
+
+Element-wise ops (ReLU, additions, softmax, other pooling) are not counted; fvcore reports them
+as "unsupported" and :func:`analyze_macs` returns their names.
 """
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ import torch
 import torch.nn as nn
 
 # Named in every output that quotes a MAC count, so readers know which counter made it.
-COUNTER = "fvcore.nn.FlopCountAnalysis (1 multiply-add = 1 flop) + cifarzoo SDPA handle"
+COUNTER = ("fvcore.nn.FlopCountAnalysis (1 multiply-add = 1 flop; batch norm and pooling not counted; "
+           "cifarzoo handle for scaled_dot_product_attention)")
 
 
 def _shape(value: Any) -> list[int] | None:
@@ -55,6 +60,15 @@ def sdpa_mac_jit(inputs: list, outputs: list) -> int:
 
 
 EXTRA_HANDLES = {"aten::scaled_dot_product_attention": sdpa_mac_jit}
+
+
+def _not_counted(inputs: list, outputs: list) -> int:
+    return 0
+
+
+# fvcore defaults switched off.  A zero handle rather than fvcore's ``None``: fvcore 0.1.5 adds a
+# ``None`` op to its ignore list but keeps consulting its default handle first.
+NOT_COUNTED = {"aten::batch_norm": _not_counted, "aten::adaptive_avg_pool2d": _not_counted}
 
 
 @dataclass
@@ -92,10 +106,10 @@ def _check_input_size(input_size: Sequence[int]) -> tuple[int, ...]:
 def analyze_macs(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> MacCount:
     """MACs of one forward pass of one image of ``input_size`` (C, H, W), model in eval mode.
 
-    fvcore counts one multiply-add as one "flop", so the total is a MAC count.  The model is
-    switched to eval mode for the count (batch norm then costs 2 ops per element, dropout and
-    drop-path vanish) and restored to its previous mode afterwards.  Unsupported-op warnings
-    are silenced; their names are returned in ``unsupported_ops`` instead.
+    fvcore counts one multiply-add as one "flop", so the total is a MAC count; batch norm and
+    pooling are not counted (see the module docstring).  The model is switched to eval mode for
+    the count (dropout and drop-path vanish) and restored to its previous mode afterwards.
+    Unsupported-op warnings are silenced; their names are returned in ``unsupported_ops``.
     """
     with warnings.catch_warnings():  # fvcore's import triggers a torch.jit deprecation notice
         warnings.simplefilter("ignore")
@@ -109,7 +123,7 @@ def analyze_macs(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> M
                     dtype=ref.dtype if ref is not None and ref.is_floating_point() else torch.float32)
     was_training = model.training
     model.eval()
-    analysis = (FlopCountAnalysis(model, x).set_op_handle(**EXTRA_HANDLES)
+    analysis = (FlopCountAnalysis(model, x).set_op_handle(**EXTRA_HANDLES, **NOT_COUNTED)
                 .unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none"))
     fv_logger = logging.getLogger("fvcore")
     old_level = fv_logger.level
@@ -119,7 +133,7 @@ def analyze_macs(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> M
             # torch.jit deprecation notices and tracer warnings say nothing about the count
             warnings.simplefilter("ignore")
             total = int(analysis.total())
-            by_op = {k: int(v) for k, v in analysis.by_operator().items()}
+            by_op = {k: int(v) for k, v in analysis.by_operator().items() if v}
             unsupported = dict(Counter(analysis.unsupported_ops()))
     except Exception as e:  # the tracer raises many types; all mean the same thing to a caller
         name = getattr(getattr(model, "model_info", None), "name", type(model).__name__)

@@ -9,7 +9,6 @@ Numbers in the manifest are therefore measured on the file users download, never
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -134,7 +133,11 @@ def read_run(run_dir: str | os.PathLike) -> RunRecord:
         raise ValueError(f"{res_path} is not valid JSON: {e}") from None
     if not isinstance(doc, Mapping):
         raise ValueError(f"{res_path} must hold a JSON object")
-    weights = run_dir / WEIGHT_FILENAME
+    # the trainer names the file whose accuracy "final" reports (the EMA copy when EMA was used)
+    listed = doc.get("weights", {}).get("file") if isinstance(doc.get("weights"), Mapping) else None
+    weights = run_dir / (listed if isinstance(listed, str) else WEIGHT_FILENAME)
+    if listed and not weights.is_file():
+        raise FileNotFoundError(f"{res_path} names {listed} as the final weights, but {weights} is missing")
     if not weights.is_file():
         others = sorted(run_dir.glob("*.safetensors"))
         if len(others) != 1:
@@ -263,13 +266,15 @@ def add_run(run_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike, 
         raise ValueError(f"{run.run_dir}: model_kwargs {unknown} are not arguments of {arch}")
     num_classes = DATASET_CLASSES[dataset]
 
-    model = create_model(arch, num_classes=num_classes, **run.model_kwargs)
+    model = create_model(arch, num_classes=num_classes, **run.model_kwargs).eval()
     load_checkpoint_file(model, run.weights)
     params = sum(p.numel() for p in model.parameters())
     if params * 2 > MAX_COMMITTED_BYTES and not push:  # even half precision will not fit in weights/
         raise ValueError(f"{name}: {params:,} parameters make a file over {MAX_COMMITTED_BYTES >> 20} MB, too big "
                          "for weights/; publish it on the Hub in the same step with --push --hf-hub-id ORG/REPO")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # cloned: aliased modules (bn2 / zero_init_target) share storage, which safetensors refuses;
+    # every key is kept (as the trainer does) so a plain strict load_state_dict works too
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
 
     def measure(m):
         return evaluate(m, dataset, device=device, amp=False, data_dir=data_dir, batch_size=batch_size,
@@ -288,7 +293,7 @@ def add_run(run_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike, 
         if half is None:
             log.info("%s: %s overflows a value of the weight; not used", name, dt_name)
             continue
-        m = copy.deepcopy(model)
+        m = create_model(arch, num_classes=num_classes, **run.model_kwargs).eval()
         load_state(m, half, source=f"{dt_name} copy")
         r = measure(m)
         drop = res32["top1"] - r["top1"]

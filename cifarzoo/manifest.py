@@ -102,6 +102,14 @@ class WeightEntry:
         rev = self.revision or "main"
         return f"https://huggingface.co/{self.hf_hub_id}/resolve/{rev}/{self.filename}"
 
+    # Entries hold read-only mappings, which neither pickle nor deepcopy by themselves; models carry
+    # their entry (model.pretrained_cfg), and models get deep-copied (EMA) and pickled (torch.save).
+    def __reduce__(self):
+        return (_parse_entry, (self.name, self.to_dict()))
+
+    def __deepcopy__(self, memo) -> "WeightEntry":
+        return self  # immutable
+
     def to_dict(self) -> dict:
         """The JSON form (without ``name``, which is the manifest key)."""
         return {f.name: _thaw(getattr(self, f.name)) for f in fields(self) if f.name != "name"}

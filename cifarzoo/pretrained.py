@@ -290,14 +290,34 @@ def _short(keys: list[str], n: int = 8) -> str:
     return ", ".join(keys[:n]) + (f" ... ({len(keys)} in all)" if len(keys) > n else "")
 
 
+def alias_groups(state: Mapping[str, torch.Tensor]) -> list[list[str]]:
+    """State-dict keys grouped by shared storage: a module registered under two names (e.g.
+    ``bn2`` and ``zero_init_target``) appears twice in ``state_dict()`` with one tensor."""
+    groups: dict[tuple, list[str]] = {}
+    for k, v in state.items():
+        if v.numel() == 0:
+            groups[("empty", k)] = [k]
+            continue
+        ident = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), tuple(v.stride()), v.dtype)
+        groups.setdefault(ident, []).append(k)
+    return list(groups.values())
+
+
 def load_state(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "the weight file",
                file_meta: Mapping[str, str] | None = None) -> None:
     """Copy ``state`` into ``model``: every key must exist on both sides with the same shape.
 
     Floating tensors are cast to the model's dtype (files may be stored in float16/bfloat16).
+    Of the names of one shared tensor (see :func:`alias_groups`) the file needs only one, so
+    files written with ``safetensors.torch.save_model`` (which drops duplicates) load too.
     """
     state = _strip_wrappers(dict(state))
     own = model.state_dict()
+    for group in alias_groups(own):
+        present = [k for k in group if k in state]
+        if present:
+            for k in group:
+                state.setdefault(k, state[present[0]])
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [(k, tuple(own[k].shape), tuple(state[k].shape)) for k in own

@@ -57,7 +57,7 @@ def verify(name: str, data_dir: str | os.PathLike, tolerance: float = DEFAULT_TO
     arch, tag = split_name(name)
     entry = resolve_weight(arch, tag)
     path = locate_weight(entry, weights_dir)  # checks size and sha256
-    model = create_model(entry.name, pretrained=True, weights_dir=weights_dir)
+    model = create_model(entry.name, pretrained=True, weights_dir=weights_dir).eval()
     res = evaluate(model, entry.dataset, device=device, amp=False, data_dir=data_dir, batch_size=batch_size,
                    progress=progress)
     expected_n = entry.metrics["num_images"]

@@ -53,7 +53,9 @@ def _build(args):
     num_classes = SPECS[args.dataset].num_classes
     if args.checkpoint:
         meta = read_metadata(args.checkpoint)
-        kwargs = json.loads(meta["arch_kwargs"]) if meta.get("arch_kwargs") else {}
+        # constructor arguments saved by `hub add` (arch_kwargs) or by the trainer (model_kwargs)
+        raw = meta.get("arch_kwargs") or meta.get("model_kwargs")
+        kwargs = json.loads(raw) if raw else {}
         if meta.get("num_classes") and int(meta["num_classes"]) != num_classes:
             raise ValueError(f"{args.checkpoint} was trained for {meta['num_classes']} classes ({meta.get('dataset')}), "
                              f"but --dataset {args.dataset} has {num_classes}")
@@ -67,6 +69,7 @@ def _run_eval(args) -> int:
     from cifarzoo.evaluate import evaluate, save_confusion_png
 
     model, dataset = _build(args)
+    model.eval()
     device = _default_device(args.device)
     res = evaluate(model, dataset, device=device, amp=False if args.no_amp else None, tta=args.tta,
                    data_dir=args.data_dir, batch_size=args.batch_size, progress=not args.no_progress)

@@ -117,6 +117,14 @@ def init_transformer(model: nn.Module) -> nn.Module:
     return model
 
 
+def check_input_size(x: torch.Tensor, size: int, model: str) -> None:
+    """Models whose position tables or window masks are built for one resolution reject others
+    with a clear message.  Skipped while tracing, where shapes are constants anyway."""
+    if not torch.jit.is_tracing() and tuple(x.shape[-2:]) != (size, size):
+        raise ValueError(f"{model} is built for {size}x{size} inputs, got {tuple(x.shape[-2:])}; "
+                         f"resize or crop the images to {size}x{size}")
+
+
 def check_drop_rate(drop_rate: float) -> None:
     if not 0.0 <= drop_rate < 1.0:
         raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")

@@ -35,8 +35,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cifarzoo.models._base import ZooModel
-from cifarzoo.models._transformer import (Mlp, RelativePositionBias, check_drop_rate, init_transformer,
-                                          merge_heads, split_heads)
+from cifarzoo.models._transformer import (Mlp, RelativePositionBias, check_drop_rate, check_input_size,
+                                          init_transformer, merge_heads, split_heads)
 from cifarzoo.models.layers import DropPath, SqueezeExcite, conv_bn, drop_path_rates
 from cifarzoo.registry import register_model
 
@@ -169,6 +169,7 @@ class CoAtNet(ZooModel):
         init_transformer(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_size(x, IMG, "CoAtNet")
         return self.stages(self.stem(x))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

@@ -79,7 +79,8 @@ class ConvAttention(nn.Module):
                 t = torch.cat([cls, t], dim=1)
             return split_heads(lin(t), self.heads)
 
-        q, k, v = project(self.conv_q, self.proj_q), project(self.conv_k, self.proj_k), project(self.conv_v, self.proj_v)
+        q = project(self.conv_q, self.proj_q)
+        k, v = project(self.conv_k, self.proj_k), project(self.conv_v, self.proj_v)  # squeezed by KV_STRIDE
         return self.proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))
 
 

@@ -100,7 +100,7 @@ class MobileViTBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        if h % PATCH or w % PATCH:
+        if not torch.jit.is_tracing() and (h % PATCH or w % PATCH):
             raise ValueError(f"MobileViT block needs a feature map divisible by {PATCH}, got {h}x{w}")
         y = unfold_patches(self.local(x))
         y = self.norm(self.transformer(y))

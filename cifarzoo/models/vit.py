@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from cifarzoo.models._base import ZooModel
-from cifarzoo.models._transformer import PreNormBlock, check_drop_rate, check_heads, init_transformer
+from cifarzoo.models._transformer import PreNormBlock, check_drop_rate, check_input_size, check_heads, init_transformer
 from cifarzoo.models.layers import drop_path_rates
 from cifarzoo.registry import register_model
 
@@ -60,6 +60,7 @@ class ViT(ZooModel):
         nn.init.trunc_normal_(self.cls_token, std=0.02)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_size(x, IMG, "ViT")
         x = self.patch_embed(x).flatten(2).transpose(1, 2)                  # (B, N, C)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         return self.norm(self.blocks(x))                                     # (B, 1+N, C)

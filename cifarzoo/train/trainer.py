@@ -48,10 +48,12 @@ class NonFiniteLoss(RuntimeError):
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, resume: str | None = None, callbacks=()):
+    def __init__(self, cfg: TrainConfig, resume: str | None = None, callbacks=(), epoch_callbacks=()):
         self.cfg = cfg.validate()
         self.resume = resume
         self.callbacks = list(callbacks)  # callables(trainer) run after every optimizer step
+        self.epoch_callbacks = list(epoch_callbacks)  # callables(trainer, row) after each epoch's records
+        self.notes: list[str] = []  # recorded in results.json (e.g. a run shortened by the queue)
         self.stop_reason: str | None = None
         self.epoch = 0          # epochs completed
         self.step_in_epoch = 0  # optimizer steps done in the current epoch
@@ -62,6 +64,24 @@ class Trainer:
     def request_stop(self, reason: str = "requested") -> None:
         """Stop after the current optimizer step, with a checkpoint (signals and tests use this)."""
         self.stop_reason = self.stop_reason or reason
+
+    def shorten(self, epochs: int, note: str = "") -> None:
+        """Train for ``epochs`` instead of ``cfg.epochs`` from now on.  The schedule is recomputed for
+        the new length (milestones scaled); done at the end of the warm-up it is seamless for the
+        cosine/linear/onecycle schedules, later the lr steps down once."""
+        from cifarzoo.train.schedules import lr_multiplier
+        cfg = self.cfg
+        if not self.epoch < epochs <= cfg.epochs:
+            raise ValueError(f"shorten: epochs must be in ({self.epoch}, {cfg.epochs}], got {epochs}")
+        if epochs == cfg.epochs:
+            return
+        old = cfg.epochs
+        cfg.milestones = [max(1, round(m * epochs / old)) for m in cfg.milestones]
+        cfg.epochs = epochs
+        self.lr_ctl.multiplier = lr_multiplier(cfg, self.steps_per_epoch)
+        self.lr_ctl._apply()
+        self.notes.append(note or f"shortened from {old} to {epochs} epochs after epoch {self.epoch}")
+        log.warning("%s", self.notes[-1])
 
     def _setup(self) -> None:
         cfg = self.cfg
@@ -448,6 +468,9 @@ class Trainer:
             self.tb.epoch(row)
         if cfg.checkpoint_every and (self.epoch % cfg.checkpoint_every == 0 or last):
             self._timed_save()
+        for cb in self.epoch_callbacks:
+            cb(self, row)
+        last = self.epoch == cfg.epochs  # a callback may have shortened the run
         if self.stop_reason is not None and not last:
             if not (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0):
                 self._timed_save()
@@ -517,7 +540,7 @@ class Trainer:
         cfg = self.cfg
         result = {"status": status, "recipe": cfg.recipe, "model": cfg.model, "dataset": cfg.dataset,
                   "epochs_completed": self.epoch, "step_in_epoch": self.step_in_epoch,
-                  "out_dir": str(self.out_dir)}
+                  "out_dir": str(self.out_dir), "notes": self.notes, "stop_reason": self.stop_reason}
         if status == "diverged":
             result["error"] = self.error
         if status in ("interrupted", "time_limit", "diverged"):
@@ -560,6 +583,6 @@ class Trainer:
         return result
 
 
-def train(cfg: TrainConfig, resume: str | None = None, callbacks=()) -> dict:
+def train(cfg: TrainConfig, resume: str | None = None, callbacks=(), epoch_callbacks=()) -> dict:
     """Train ``cfg`` (resuming from a checkpoint path, a run folder or 'auto'); returns the results dict."""
-    return Trainer(cfg, resume=resume, callbacks=callbacks).run()
+    return Trainer(cfg, resume=resume, callbacks=callbacks, epoch_callbacks=epoch_callbacks).run()
