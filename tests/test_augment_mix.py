@@ -132,7 +132,8 @@ def test_soft_cross_entropy_matches_torch():
         torch.testing.assert_close(soft_cross_entropy(logits, y, ls), ref)
         torch.testing.assert_close(soft_cross_entropy(logits, one_hot(y, C), ls), ref)
     soft = torch.softmax(torch.randn(8, C, generator=g), 1)
-    torch.testing.assert_close(soft_cross_entropy(logits, soft, 0.1), F.cross_entropy(logits, soft, label_smoothing=0.1))
+    torch.testing.assert_close(soft_cross_entropy(logits, soft, 0.1),
+                               F.cross_entropy(logits, soft, label_smoothing=0.1))
     per = soft_cross_entropy(logits, soft, reduction="none")
     assert per.shape == (8,)
     per.sum().backward()

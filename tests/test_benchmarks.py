@@ -29,13 +29,16 @@ def _manifest(path: Path, entries: dict) -> Path:
     return path
 
 
-@pytest.fixture
-def manifest(tmp_path):
-    return _manifest(tmp_path / "weights_manifest.json", {
+MANIFEST = {
         "resnet20.cifar10": {"arch": "resnet20", "dataset": "cifar10", "metrics": {"top1": 92.1, "top5": 99.7}},
         "resnet20.cifar10_long": {"metrics": {"top1": 93.0}},  # not the default tag, but better
         "resnet20.cifar100": {"metrics": {"top1": {"mean": 68.9, "std": 0.2}}},
-    })
+}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    return _manifest(tmp_path_factory.mktemp("manifest") / "weights_manifest.json", MANIFEST)
 
 
 # ------------------------------------------------------------------ building blocks
@@ -88,12 +91,14 @@ def test_accuracies_pick_default_tag_then_best(manifest):
 
 # ------------------------------------------------------------------ run.py
 
-@pytest.fixture
-def bench_out(tmp_path_factory, monkeypatch, manifest):
-    """One fast benchmark run of resnet20 (the reference model, always registered)."""
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory, manifest):
+    """One fast benchmark run of resnet20 (the reference model, always registered), shared by the
+    tests of this module, which only read it."""
     out = tmp_path_factory.mktemp("results") / "cpu_test"
-    monkeypatch.setattr(bench_run, "accuracies", lambda: accuracies(manifest))
-    assert bench_run.main(["--models", "resnet20", "--out", str(out), *FAST]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bench_run, "accuracies", lambda: accuracies(manifest))
+        assert bench_run.main(["--models", "resnet20", "--out", str(out), *FAST]) == 0
     return out
 
 
@@ -164,7 +169,9 @@ def _write(path: Path, data) -> Path:
 
 
 def test_report_tables_plots_and_other_sections(bench_out, manifest, tmp_path):
-    results = bench_out.parent
+    results = tmp_path / "results"
+    (results / "cpu_test").mkdir(parents=True)
+    (results / "cpu_test" / BENCH_JSON).write_bytes((bench_out / BENCH_JSON).read_bytes())
     _write(results / "data_pipeline_cpu.json", {
         "command": "python -m cifarzoo.data.bench", "date": "2026-01-01",
         "results": [{"loader": "device_resident", "images_per_s": 51234.5}, {"loader": "torch", "images_per_s": 812.0}]})
@@ -193,8 +200,11 @@ def test_report_tables_plots_and_other_sections(bench_out, manifest, tmp_path):
 
 
 def test_report_empty_state(bench_out, tmp_path):
+    results = tmp_path / "results"
+    (results / "cpu").mkdir(parents=True)
+    (results / "cpu" / BENCH_JSON).write_bytes((bench_out / BENCH_JSON).read_bytes())
     empty = _write(tmp_path / "manifest.json", {})
-    text = build_report(bench_out.parent, tmp_path / "b.md", tmp_path / "img", empty)
+    text = build_report(results, tmp_path / "b.md", tmp_path / "img", empty)
     assert "No pretrained weights are listed" in text
     assert (tmp_path / "img" / "bench_acc_vs_macs.png").read_bytes()[:8] == PNG_MAGIC
     nothing = tmp_path / "no_results"
@@ -216,7 +226,7 @@ def _registered(name):
 
 
 @pytest.mark.parametrize("ours", [
-    pytest.param("resnet18", marks=_registered("resnet18")),
+    pytest.param("resnet18", marks=[_registered("resnet18"), pytest.mark.slow]),
     pytest.param("mobilenetv2", marks=_registered("mobilenetv2")),
     pytest.param("resnet50", marks=[_registered("resnet50"), pytest.mark.slow]),
     pytest.param("densenet121", marks=[_registered("densenet121"), pytest.mark.slow]),
@@ -232,20 +242,38 @@ def test_torchvision_equivalent_is_the_same_network(ours):
         assert theirs.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 
 
-@_registered("resnet18")
-def test_compare_writes_ratios(tmp_path):
-    from benchmarks.compare import main
-    assert main(["--out", str(tmp_path), "--models", "resnet18", "--batch", "4", "--train-batch", "4",
-                 "--rounds", "1", "--iters", "1"]) == 0
+def _compare(tmp_path, model, monkeypatch=None):
+    from benchmarks import compare
+    if monkeypatch is not None:  # a tiny stand-in pair: our resnet20 against a second resnet20
+        monkeypatch.setattr(compare, "PAIRS", [compare.Pair("resnet20", "resnet20 (stand-in)",
+                                                            lambda: cifarzoo.create_model("resnet20"), "same")])
+    assert compare.main(["--out", str(tmp_path), "--models", model, "--batch", "4", "--train-batch", "4",
+                         "--rounds", "2", "--iters", "1"]) == 0
     data = json.loads((tmp_path / COMPARE_JSON).read_text())
+    assert data["command"].startswith("python -m benchmarks.compare") and data["machine"]["cpu"]
     (pair,) = data["pairs"]
+    return pair
+
+
+@pytest.mark.slow
+@_registered("resnet18")
+def test_compare_resnet18_against_torchvision(tmp_path):
+    pair = _compare(tmp_path, "resnet18")
+    assert pair["params_ours"] == pair["params_tv"] and pair["macs_ours"] == pair["macs_tv"]
+    assert pair["speed"]["inference"]["ratio"] > 0
+
+
+def test_compare_writes_ratios(tmp_path, monkeypatch):
+    pair = _compare(tmp_path, "resnet20", monkeypatch)
     assert pair["params_ours"] == pair["params_tv"]
+    assert "note" not in pair or "slower" in pair["note"]
     for mode in ("inference", "train"):
         s = pair["speed"][mode]
         assert s["ratio"] == pytest.approx(s["ours_img_s"] / s["tv_img_s"])
+        assert len(s["ours_s"]) == len(s["tv_s"]) == 2  # 2 interleaved rounds of 1 iteration
     text = build_report(_results_with(tmp_path), tmp_path / "b.md", tmp_path / "img",
                         _write(tmp_path / "m.json", {}))
-    assert "Our models vs torchvision" in text and "`resnet18`" in text
+    assert "Our models vs torchvision" in text and "`resnet20`" in text
 
 
 def _results_with(compare_dir: Path) -> Path:

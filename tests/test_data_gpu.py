@@ -61,3 +61,20 @@ def test_torch_kind_to_cuda_with_workers(fake_cifar_dir):
     gpu = _epoch(build_loader("cifar10", "train", fake_cifar_dir, device="cuda", num_workers=2, **kw))
     for (xc, yc), (xg, yg) in zip(cpu, gpu):
         assert torch.equal(xc, xg) and torch.equal(yc, yg)
+
+
+def test_cuda_batched_policy_ops_match_torchvision():
+    from cifarzoo.data.policy import OPS, SIGNED, apply_op, magnitude_table
+    from cifarzoo.data.policy_ops import batched_op
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, 32, 32), generator=g, dtype=torch.uint8).cuda()
+    table = magnitude_table("trivialaugment", 31)
+    for name in OPS:
+        values = table.get(name, torch.zeros(1))
+        mags = values[torch.randint(len(values), (64,), generator=g)].float()
+        if name in SIGNED:
+            mags = torch.where(torch.rand(64, generator=g) < 0.5, -mags, mags)
+        out = batched_op(x, name, mags)
+        ref = torch.stack([apply_op(x[i], name, float(mags[i])) for i in range(64)])
+        assert out.is_cuda and ((out != ref).float().mean() < 1e-3), name

@@ -160,3 +160,24 @@ def test_confusion_png(tmp_path):
     out = tmp_path / "cm.png"
     save_confusion_png([[3, 1], [0, 4]], out, ["cat", "dog"])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_with_and_without_bf16_autocast_agrees_with_cpu(fake_cifar_dir):
+    torch.manual_seed(0)
+    model = cifarzoo.create_model("resnet20").eval()
+    cpu = evaluate(model, "cifar10", data_dir=fake_cifar_dir, progress=False)
+    gpu = evaluate(model, "cifar10", data_dir=fake_cifar_dir, device="cuda", progress=False)
+    assert gpu["device"].startswith("cuda") and gpu["amp"] == "bf16"  # AMP is on by default on GPU
+    assert next(model.parameters()).is_cuda
+    fp32 = evaluate(model, "cifar10", data_dir=fake_cifar_dir, amp=False, progress=False)
+    assert fp32["amp"] is None
+    # float32 on GPU: the same predictions as on CPU up to one borderline image
+    diff = sum(abs(a - b) for ra, rb in zip(cpu["confusion_matrix"], fp32["confusion_matrix"])
+               for a, b in zip(ra, rb))
+    assert diff <= 2 and fp32["nll"] == pytest.approx(cpu["nll"], rel=1e-3)
+    # bf16 autocast rounds activations: close, not equal
+    assert gpu["nll"] == pytest.approx(cpu["nll"], rel=0.05)
+    tta = evaluate(model, "cifar10", data_dir=fake_cifar_dir, tta="flip", progress=False)
+    assert tta["num_images"] == 200 and tta["tta"] == "flip"

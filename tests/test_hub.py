@@ -85,7 +85,8 @@ def test_add_then_load_verify_export_and_push(world, trained_run, fake_cifar_dir
     # measured here, on the file that is published
     assert entry.dtype == "float16" and entry.revision is None and entry.default
     assert abs(entry.metrics["top1"] - measured["top1"]) <= 0.05 + 1e-9
-    assert entry.metrics["num_images"] == 200 and entry.params == 272_474
+    assert entry.metrics["num_images"] == 200
+    assert entry.params == sum(p.numel() for p in cifarzoo.create_model(ARCH).parameters())
     assert 40e6 < entry.macs < 42e6  # resnet20: 40.8 M MACs (fvcore)
     assert entry.provenance["hardware"] == "NVIDIA Test GPU" and entry.provenance["run_top1"] == measured["top1"]
     assert entry.command == "cifarzoo train --recipe r20" and entry.recipe == "r20"
@@ -221,3 +222,21 @@ def test_markdown_table(world, trained_run, fake_cifar_dir):
     table = hub.markdown_table()
     assert f"| `{NAME}` (default) | CIFAR-10 | {e.metrics['top1']:.2f} |" in table
     assert "weights/ (not on the Hub yet)" in table
+
+
+@pytest.mark.slow  # a real (2-step) training run, then three test-set evaluations: ~15 s on the shared CPUs
+def test_add_a_run_written_by_the_real_trainer(world, fake_cifar_dir, tmp_path):
+    """results.json and model.safetensors exactly as `cifarzoo train` writes them."""
+    from cifarzoo.train import TrainConfig, train
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(model=ARCH, dataset="cifar10", data_dir=str(fake_cifar_dir), epochs=1, batch_size=50,
+                      max_steps_per_epoch=2, out_dir=str(out), progress=False, tensorboard=False, plot=False,
+                      device="cpu", loader="device", recipe="tiny_test")
+    result = train(cfg)
+    e = hub.add_run(out, NAME, fake_cifar_dir, progress=False)
+    assert e.recipe == "tiny_test" and e.provenance["run_top1"] == result["final"]["top1"]
+    assert e.provenance["git_commit"] == (result["environment"]["git_commit"] or "unknown")
+    assert e.provenance["wall_time_s"] == pytest.approx(result["wall_time_s"])
+    assert abs(e.metrics["top1"] - result["final"]["top1"]) <= 0.05 + 1e-9  # same weights, same test set
+    assert cifarzoo.create_model(NAME, pretrained=True).pretrained_cfg.sha256 == e.sha256

@@ -17,8 +17,10 @@
 from cifarzoo.data.build import build_loader
 from cifarzoo.data.config import AugConfig
 from cifarzoo.data.datasets import DATASETS, DatasetSpec, holdout_split, load_cifar
+from cifarzoo.data.device_loader import DeviceLoader
 from cifarzoo.data.loader import Loader
-from cifarzoo.data.mix import soft_cross_entropy
+from cifarzoo.data.mix import BatchMixer, soft_cross_entropy
+from cifarzoo.data.torch_loader import TorchLoader
 
-__all__ = ["AugConfig", "DATASETS", "DatasetSpec", "Loader", "build_loader", "holdout_split", "load_cifar",
-           "soft_cross_entropy"]
+__all__ = ["AugConfig", "BatchMixer", "DATASETS", "DatasetSpec", "DeviceLoader", "Loader", "TorchLoader",
+           "build_loader", "holdout_split", "load_cifar", "soft_cross_entropy"]

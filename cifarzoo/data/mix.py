@@ -70,7 +70,7 @@ def cutmix(x: torch.Tensor, y_soft: torch.Tensor, box: tuple[int, int, int, int]
     y1, y2, x1, x2 = box
     perm = perm.to(x.device)
     x = x.clone()
-    x[:, :, y1:y2, x1:x2] = x[perm][:, :, y1:y2, x1:x2]
+    x[:, :, y1:y2, x1:x2] = x[:, :, y1:y2, x1:x2][perm]  # slice first: only the box is gathered
     keep = 1.0 - (y2 - y1) * (x2 - x1) / (x.shape[2] * x.shape[3])  # true area after clipping
     y = y_soft.mul(keep).add_(y_soft[perm], alpha=1.0 - keep)
     return x, y, keep
@@ -93,7 +93,7 @@ def ricap(x: torch.Tensor, y_soft: torch.Tensor, w: int, h: int, perms: list[tor
     y = torch.zeros_like(y_soft)
     for (ph, pw), perm, (top, left) in zip(sizes, perms, offsets):
         perm = perm.to(x.device)
-        crops.append(x[perm][:, :, top:top + ph, left:left + pw])
+        crops.append(x[:, :, top:top + ph, left:left + pw][perm])
         wk = ph * pw / (height * width)
         weights.append(wk)
         y.add_(y_soft[perm], alpha=wk)

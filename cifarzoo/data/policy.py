@@ -1,10 +1,12 @@
 """AutoAugment, RandAugment and TrivialAugment on uint8 *batches*, for the device-resident loader.
 
 Each image draws its own operations and magnitudes (exactly the sampling of torchvision's
-``AutoAugment(CIFAR10)``, ``RandAugment(2, 9)`` and ``TrivialAugmentWide()``), but the work is
-done per distinct (operation, magnitude): all images of a batch that drew the same one go through
-one call of the ``torchvision.transforms.v2.functional`` op.  So the result for every image is
-what torchvision's op gives for that image, without a Python loop over images.
+``AutoAugment(CIFAR10)``, ``RandAugment(2, 9)`` and ``TrivialAugmentWide()``); the work is done
+per operation: all images of a batch that drew the same op go through one batched call with
+their own magnitudes (``policy_ops.batched_op``), so a step costs at most 15 calls, never a
+Python loop over images.  ``apply_op`` is the per-image reference built on
+``torchvision.transforms.v2.functional``, which the batched kernels are tested against
+(``exact=True`` in ``BatchPolicy.apply`` uses it, one call per distinct (op, magnitude)).
 
 Sampling (per image, from a caller-given CPU ``torch.Generator``):
 
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 import torch
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
+
+from cifarzoo.data.policy_ops import batched_op
 
 OPS = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
        "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize", "Invert")
@@ -175,18 +179,29 @@ class BatchPolicy:
         ops = torch.where(ops == OP_ID["Identity"], -1, ops)  # nothing to do: skip like a failed coin toss
         return PolicyDraw(ops, torch.where(ops >= 0, mags, 0.0))
 
-    def apply(self, x: torch.Tensor, draw: PolicyDraw) -> torch.Tensor:
-        """Apply the draws to uint8 ``x`` (N, C, H, W) on any device; steps in order."""
+    def apply(self, x: torch.Tensor, draw: PolicyDraw, exact: bool = False) -> torch.Tensor:
+        """Apply the draws to uint8 ``x`` (N, C, H, W) on any device; steps in order.
+
+        ``exact=True`` calls torchvision's op once per distinct (op, magnitude) instead of the
+        batched kernels: bit-identical to torchvision, and slower (hundreds of calls per batch
+        under TrivialAugment).
+        """
         if x.dtype != torch.uint8:
             raise TypeError(f"policy augmentation expects uint8 images, got {x.dtype}")
         x = x.clone()
         for step in range(draw.ops.shape[1]):
             ops, mags = draw.ops[:, step], draw.magnitudes[:, step]
-            keys = torch.stack([ops.double(), mags.double()], dim=1)
-            groups, inverse = torch.unique(keys, dim=0, return_inverse=True)
-            for gi, (op, mag) in enumerate(groups.tolist()):
-                if op < 0:
-                    continue
-                idx = torch.nonzero(inverse == gi).squeeze(1).to(x.device, non_blocking=True)
-                x[idx] = apply_op(x[idx], OPS[int(op)], mag)
+            if exact:
+                keys = torch.stack([ops.double(), mags.double()], dim=1)
+                groups, inverse = torch.unique(keys, dim=0, return_inverse=True)
+                for gi, (op, mag) in enumerate(groups.tolist()):
+                    if op >= 0:
+                        idx = torch.nonzero(inverse == gi).squeeze(1).to(x.device, non_blocking=True)
+                        x[idx] = apply_op(x[idx], OPS[int(op)], mag)
+                continue
+            for op in torch.unique(ops).tolist():
+                if op >= 0:
+                    rows = torch.nonzero(ops == op).squeeze(1)
+                    idx = rows.to(x.device, non_blocking=True)
+                    x[idx] = batched_op(x[idx], OPS[op], mags[rows])
         return x

@@ -53,11 +53,16 @@ class ResNeXtBottleneck(nn.Module):
         self.conv3 = nn.Conv2d(inner, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.act = nn.ReLU(inplace=True)
-        self.zero_init_target = self.bn3
         self.gate = gate if gate is not None else nn.Identity()
         self.shortcut = (nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
                          if stride != 1 or in_ch != out_ch else nn.Identity())
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning the module would register it twice and
+        # duplicate its tensors in the state dict
+        return self.bn3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act(self.bn1(self.conv1(x)))

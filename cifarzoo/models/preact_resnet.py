@@ -36,10 +36,15 @@ class PreActBasic(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, out_ch, 3, 1, 1, bias=False)
         self.act = nn.ReLU(inplace=True)
-        self.zero_init_conv = self.conv2  # zeroed by zero_init_residual
         self.shortcut = (nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
                          if stride != 1 or in_ch != out_ch else None)
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_conv(self) -> nn.Module:
+        # a property, not an attribute: assigning the module would register it twice and
+        # duplicate its tensors in the state dict
+        return self.conv2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))
@@ -62,10 +67,13 @@ class PreActBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, out_ch, 1, bias=False)
         self.act = nn.ReLU(inplace=True)
-        self.zero_init_conv = self.conv3
         self.shortcut = (nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
                          if stride != 1 or in_ch != out_ch else None)
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_conv(self) -> nn.Module:
+        return self.conv3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))

@@ -35,13 +35,14 @@ class _ShakeDropFn(torch.autograd.Function):
         gate = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(keep_prob)
         alpha = torch.empty(shape, device=x.device, dtype=x.dtype).uniform_(-1.0, 1.0)
         ctx.save_for_backward(gate)
-        return x * (gate + alpha - gate * alpha)
+        # b + a - b*a written as b + a*(1 - b): exactly 1 for kept images, exactly a for dropped
+        return x * (gate + alpha * (1.0 - gate))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (gate,) = ctx.saved_tensors
         beta = torch.rand_like(gate)
-        return grad * (gate + beta - gate * beta), None
+        return grad * (gate + beta * (1.0 - gate)), None
 
 
 class ShakeDrop(nn.Module):
@@ -98,10 +99,15 @@ class PyramidUnit(nn.Module):
                  shakedrop_prob: float | None, drop_path: float):
         super().__init__()
         self.branch = branch
-        self.zero_init_target = branch[-1]
         self.shakedrop = ShakeDrop(shakedrop_prob) if shakedrop_prob is not None else nn.Identity()
         self.drop_path = DropPath(drop_path)
         self.shortcut = PyramidShortcut(in_ch, out_ch, stride)
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning the module would register it twice and
+        # duplicate its tensors in the state dict
+        return self.branch[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop_path(self.shakedrop(self.branch(x))) + self.shortcut(x)

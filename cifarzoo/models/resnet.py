@@ -58,9 +58,14 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(planes, out_ch, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.act = nn.ReLU(inplace=True)
-        self.zero_init_target = self.bn2
         self.shortcut = _shortcut(in_ch, out_ch, stride, avg_down)
         self.drop_path = drop
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning the module would register it twice and
+        # duplicate its tensors in the state dict
+        return self.bn2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act(self.bn1(self.conv1(x)))
@@ -81,9 +86,12 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(planes, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.act = nn.ReLU(inplace=True)
-        self.zero_init_target = self.bn3
         self.shortcut = _shortcut(in_ch, out_ch, stride, avg_down)
         self.drop_path = drop
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        return self.bn3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act(self.bn1(self.conv1(x)))

@@ -30,10 +30,15 @@ class SEPreActBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
         self.act = nn.ReLU(inplace=True)
         self.se = SqueezeExcite(out_ch, out_ch // reduction)
-        self.zero_init_conv = self.conv2
         self.shortcut = (nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
                          if stride != 1 or in_ch != out_ch else None)
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_conv(self) -> nn.Module:
+        # a property, not an attribute: assigning the module would register it twice and
+        # duplicate its tensors in the state dict
+        return self.conv2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))

@@ -122,6 +122,9 @@ def save_weights(state_dict: dict, path: Path, metadata: dict) -> str:
 
 
 def git_commit() -> str | None:
+    # A copy of the tree without .git (e.g. on a remote GPU machine) gets the commit from the launcher.
+    if os.environ.get("CIFARZOO_GIT_COMMIT"):
+        return os.environ["CIFARZOO_GIT_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[2]
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
