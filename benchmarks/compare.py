@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from benchmarks.run import _resolve_device
         device = _resolve_device(args.device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes, as in benchmarks.run
         variant = Variant.parse(args.variants)
         pairs = {q.ours: q for q in PAIRS}
         unknown = [m for m in args.models if m not in pairs]

@@ -48,6 +48,8 @@ def matmul_gflops(device: str = "cpu", n: int = 512, budget_s: float = 0.3) -> f
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
     times: list[float] = []
     torch.mm(a, b)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     start = time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < budget_s and len(times) < 200):
         t0 = time.perf_counter()

@@ -91,7 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", default=["*"], help="fnmatch patterns (default: all registered)")
     p.add_argument("--out", type=Path, default=DOCS_DIR / "models.md", help="markdown file (default docs/models.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: counting needs no speed, and one thread does not "
+                        "stall when other jobs share the CPU)")
     args = p.parse_args(argv)
+    if args.threads < 1:
+        print(f"benchmarks.models_doc: error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+        return 2
+    import torch
+    torch.set_num_threads(args.threads)
     try:
         rows = collect(args.models, progress=not args.no_progress)
     except ValueError as e:

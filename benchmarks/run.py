@@ -151,6 +151,8 @@ def run(cfg: RunConfig, command: str) -> dict:
     from tqdm import tqdm
 
     device = _resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cudnn pick its fastest kernels
     names = cifarzoo.list_models(cfg.patterns)
     if not names:
         raise ValueError(f"--models {' '.join(cfg.patterns)} matches no registered model "
@@ -224,6 +226,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if not variants:
         raise ValueError("--variants names no variant")
     timing = TimingConfig(batch=args.batch, train_batch=args.train_batch)
+    if kind == "cuda":
+        # GPU iterations take milliseconds: more of them, and warm-up enough for cudnn autotuning
+        timing = replace(timing, warmup=3, min_iters=5, max_iters=50, latency_warmup=5, latency_min_iters=10)
     if args.quick:
         timing = replace(timing, min_iters=1, max_iters=5, budget_s=0.3, latency_warmup=2, latency_min_iters=3)
     if args.budget is not None:

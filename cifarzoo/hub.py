@@ -37,6 +37,7 @@ log = logging.getLogger("cifarzoo")
 DEFAULT_HUB_ORG = "cifarzoo"
 WEIGHT_FILENAME = "model.safetensors"
 MAX_MIRROR_BYTES = 16 * 1024 * 1024  # all of weights/ together (the working tree ships to GPU machines)
+FULL_TEST_IMAGES = {"cifar10": 10_000, "cifar100": 10_000}
 MAX_HALF_DROP = 0.05  # top-1 points a float16/bfloat16 copy may lose and still be the stored file
 TEST_TRANSFORM = ("to_tensor", "normalize")  # CIFAR test images: no resize, no crop
 HF_DATASET_IDS = {"cifar10": "uoft-cs/cifar10", "cifar100": "uoft-cs/cifar100"}
@@ -237,12 +238,14 @@ def _mirror_bytes(root: Path, exclude: Path | None = None) -> int:
 def add_run(run_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike, hf_hub_id: str | None = None,
             default: bool = False, also: Iterable[str | os.PathLike] = (), push: bool = False, replace: bool = False,
             device: str = "cpu", batch_size: int = 256, token: str | None = None, api: Any = None,
-            progress: bool = True) -> WeightEntry:
+            progress: bool = True, require_full_test_set: bool = True) -> WeightEntry:
     """Measure a finished run and insert it into the manifest as weight ``name`` (``arch.tag``).
 
     ``also``: more run folders of the same recipe with other seeds; their own final accuracies
-    become ``metrics.runs`` with mean and std.  Weights over 4 MB cannot be committed to
-    ``weights/``: they need ``push=True`` (the entry is written with the pinned Hub revision).
+    become ``metrics.runs`` with mean and std.  ``require_full_test_set=False`` lets a smaller test
+    set through (tests with generated data only: published numbers are full-test-set numbers).
+    Weights over 4 MB cannot be committed to ``weights/``: they need ``push=True`` (the entry is
+    written with the pinned Hub revision).
     """
     arch, tag = split_name(name)
     if tag is None:
@@ -281,6 +284,9 @@ def add_run(run_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike, 
                         progress=progress)
 
     res32 = measure(model)
+    if require_full_test_set and res32["num_images"] != FULL_TEST_IMAGES[dataset]:
+        raise ValueError(f"the {dataset} test set under {data_dir} has {res32['num_images']:,} images, not the full "
+                         f"{FULL_TEST_IMAGES[dataset]:,}: published accuracies are full-test-set numbers")
     log.info("%s: float32 top-1 %.2f%% top-5 %.2f%% on %d images (the run reported %.2f%%)", name, res32["top1"],
              res32["top5"], res32["num_images"], run.top1)
     if abs(res32["top1"] - run.top1) > 1.0:
@@ -307,8 +313,9 @@ def add_run(run_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike, 
     metrics: dict[str, Any] = {
         "top1": round(res["top1"], 4), "top5": round(res["top5"], 4), "num_images": res["num_images"],
         "nll": round(res["nll"], 5), "ece": round(res["ece"], 4),
-        "measured": f"cifarzoo.evaluate on CPU, float32 arithmetic, {chosen} weights (the published file), "
-                    f"full {DATASET_TITLES[dataset]} test set",
+        "measured": f"cifarzoo.evaluate on {torch.device(device).type.upper()}, float32 arithmetic, {chosen} "
+                    f"weights (the published file), {DATASET_TITLES[dataset]} test set of {res['num_images']:,} "
+                    "images",
     }
     if runs:
         metrics["runs"] = runs
@@ -443,7 +450,12 @@ def model_card(entry: WeightEntry) -> str:
                       "(each run's own final-epoch number).", ""]
     lines += ["## Recipe", "", f"Recipe `{entry.recipe}`; the exact command:", "", "```", entry.command, "```", "",
               "## Provenance", "", "| | |", "|---|---|"]
-    lines += [f"| {k.replace('_', ' ')} | {v} |" for k, v in p.items() if v is not None]
+    for k, v in p.items():
+        if v is None:
+            continue
+        if k == "wall_time_s":
+            k, v = "wall time", f"{v:,.0f} s ({v / 3600:.2f} h)"
+        lines.append(f"| {k.replace('_', ' ')} | {v} |")
     lines += ["", "## File", "", f"`{entry.filename}`: safetensors, {entry.dtype}, {entry.size:,} bytes, sha256 "
               f"`{entry.sha256}`. Its metadata header repeats the provenance above.", ""]
     return "\n".join(lines)

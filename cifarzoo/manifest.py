@@ -338,11 +338,33 @@ def manifest_document(entries: Mapping[str, WeightEntry]) -> dict:
             "weights": {name: entries[name].to_dict() for name in sorted(entries)}}
 
 
+def dumps_manifest(doc: Mapping) -> str:
+    """Indented JSON with lists of scalars (mean, std, input_size) kept on one line: short diffs."""
+    inline: dict[str, str] = {}
+    token = f"@@inline-{os.getpid()}-{id(inline)}-"
+
+    def mark(v):
+        if isinstance(v, Mapping):
+            return {k: mark(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            if all(not isinstance(x, (Mapping, list, tuple)) for x in v):
+                key = f"{token}{len(inline)}@@"
+                inline[key] = json.dumps(list(v))
+                return key
+            return [mark(x) for x in v]
+        return v
+
+    text = json.dumps(mark(doc), indent=2)
+    for key, value in inline.items():
+        text = text.replace(json.dumps(key), value)
+    return text + "\n"
+
+
 def write_manifest(path: str | os.PathLike, entries: Mapping[str, WeightEntry]) -> None:
     """Validate and write atomically (sorted, indented: reviewable diffs)."""
     doc = manifest_document(entries)
     validate_manifest(doc)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.write_text(dumps_manifest(doc), encoding="utf-8")
     os.replace(tmp, path)

@@ -15,8 +15,11 @@ used after its sha256 matches the manifest.  Files are safetensors and nothing e
 downloaded pickle can run arbitrary code when loaded.
 
 The manifest is found (first hit wins): env ``CIFARZOO_MANIFEST``; ``weights_manifest.json`` at
-the root of a source checkout (the source of truth); a copy packaged as
-``cifarzoo/weights_manifest.json`` (what a wheel carries).  No manifest at all means no weights.
+the root of a source checkout (the source of truth); ``cifarzoo/weights_manifest.json`` inside the
+installed package.  In the repository that last one is a symbolic link to the root file, which
+setuptools resolves into a real file when it builds a wheel (listed in package-data), so a
+non-editable install carries the manifest without a second copy to keep in sync.  No manifest at
+all means no weights.
 """
 from __future__ import annotations
 
@@ -218,7 +221,13 @@ def _mirror_candidates(root: Path, entry: WeightEntry) -> list[Path]:
     return [root / entry.repo_name / entry.filename, root / entry.hf_hub_id / entry.filename]
 
 
-def _hub_hint(entry: WeightEntry) -> str:
+def _hub_hint(entry: WeightEntry, cached: Path | None = None) -> str:
+    if cached is not None:
+        # the Hub cache keeps a snapshot link to a blob: both must go, or the bad blob is linked again
+        blob = Path(os.path.realpath(cached))
+        extra = f" and its blob {blob}" if blob != cached else ""
+        return (f"delete that cache entry{extra} (or run `hf cache delete`), and load again with internet access "
+                f"so huggingface_hub downloads it anew")
     if entry.revision is None:
         return f"restore it from git (`git checkout -- weights/{entry.repo_name}/{entry.filename}`)"
     return (f"download it again (cifarzoo loads it through huggingface_hub; or fetch {entry.url} into a mirror "
@@ -237,7 +246,7 @@ def _from_hub(entry: WeightEntry) -> tuple[Path | None, str]:
     except (OSError, EntryNotFoundError, ValueError) as e:
         return None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     try:
-        check_file(path, entry.sha256, entry.size, _hub_hint(entry))
+        check_file(path, entry.sha256, entry.size, _hub_hint(entry, path))
     except WeightFileError as first:
         if constants.HF_HUB_OFFLINE:
             raise
@@ -245,7 +254,7 @@ def _from_hub(entry: WeightEntry) -> tuple[Path | None, str]:
         log.warning("%s; downloading it again", first)
         path = Path(hf_hub_download(entry.hf_hub_id, entry.filename, revision=entry.revision,
                                     force_download=True))
-        check_file(path, entry.sha256, entry.size, _hub_hint(entry))
+        check_file(path, entry.sha256, entry.size, _hub_hint(entry, path))
     return path, ""
 
 

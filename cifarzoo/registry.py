@@ -13,7 +13,6 @@ import fnmatch
 import inspect
 import re
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import torch.nn as nn
@@ -30,7 +29,8 @@ class ModelInfo:
     source: str  # paper or source document the architecture comes from
     input_size: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
-    knobs: Mapping[str, Any] = field(default_factory=dict)  # constructor keywords and defaults
+    # constructor keywords and their defaults (a plain dict so models deep-copy and pickle)
+    knobs: Mapping[str, Any] = field(default_factory=dict, hash=False)
     description: str = ""
 
     def as_dict(self) -> dict:
@@ -64,7 +64,7 @@ def register_model(family: str, source: str, input_size: tuple[int, int, int] = 
         doc = inspect.getdoc(fn) or ""
         info = ModelInfo(
             name=name, family=family, source=source, input_size=tuple(input_size),
-            num_classes=sig.parameters["num_classes"].default, knobs=MappingProxyType(knobs),
+            num_classes=sig.parameters["num_classes"].default, knobs=knobs,
             description=doc.split("\n\n")[0].replace("\n", " "),
         )
         _REGISTRY[name] = (fn, info)

@@ -20,6 +20,16 @@ from benchmarks.report import build_report  # noqa: E402
 from benchmarks.timing import Variant, activation_bytes, fit_batch  # noqa: E402
 from cifarzoo.flops import count_macs, count_params  # noqa: E402
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a CPU shared by many jobs, two OpenMP threads wait on each other and
+    a tiny timed model slows by orders of magnitude.  The numbers here are not the point."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ["--batch", "8", "--train-batch", "4", "--budget", "0.05", "--quick"]
 

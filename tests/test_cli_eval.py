@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 import cifarzoo
 import cifarzoo.hub as hub
 from cifarzoo.cli import main
-from test_hub import NEW_REV, FakeApi
+from test_hub import NEW_REV, FakeApi, add
 from test_pretrained_fixtures import ARCH, one_thread, state_of, trained_run, world  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -58,7 +58,7 @@ def test_eval_needs_a_dataset_without_a_weight_tag(fake_cifar_dir, capsys):
 def test_hub_add_eval_verify_export_push_via_cli(world, trained_run, fake_cifar_dir, tmp_path, capsys, monkeypatch):
     run, _ = trained_run
     assert main(["hub", "add", str(run), "--name", NAME, "--data-dir", str(fake_cifar_dir),
-                 "--hf-hub-id", "testorg/r20"]) == 0
+                 "--hf-hub-id", "testorg/r20", "--allow-partial-test-set"]) == 0
     assert "added resnet20.cifar10" in capsys.readouterr().out
     entry = cifarzoo.load_manifest()[NAME]
 
@@ -84,7 +84,7 @@ def test_hub_add_eval_verify_export_push_via_cli(world, trained_run, fake_cifar_
 
 def test_verify_fails_with_exit_code_1(world, trained_run, fake_cifar_dir, capsys):
     run, _ = trained_run
-    entry = hub.add_run(run, NAME, fake_cifar_dir, hf_hub_id="testorg/r20", progress=False)
+    entry = add(run, NAME, fake_cifar_dir, hf_hub_id="testorg/r20")
     # a manifest claiming 1 point more than the file gives
     doc = json.loads(world.manifest.read_text())
     doc["weights"][NAME]["metrics"]["top1"] = entry.metrics["top1"] + 1.0
@@ -107,7 +107,7 @@ def test_verify_fails_with_exit_code_1(world, trained_run, fake_cifar_dir, capsy
 
 def test_verify_on_a_partial_test_set_does_not_pass(world, trained_run, fake_cifar_dir, capsys):
     run, _ = trained_run
-    hub.add_run(run, NAME, fake_cifar_dir, hf_hub_id="testorg/r20", progress=False)
+    add(run, NAME, fake_cifar_dir, hf_hub_id="testorg/r20")
     doc = json.loads(world.manifest.read_text())
     doc["weights"][NAME]["metrics"]["num_images"] = 10000  # as a real entry says
     world.manifest.write_text(json.dumps(doc))

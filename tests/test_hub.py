@@ -18,6 +18,11 @@ NAME = f"{ARCH}.cifar10"
 NEW_REV = "fedcba9876543210fedcba9876543210fedcba98"
 
 
+def add(*args, **kwargs):
+    """hub.add_run on the generated data (200 test images, not the full 10,000), quietly."""
+    return hub.add_run(*args, progress=False, require_full_test_set=False, **kwargs)
+
+
 class FakeApi:
     """Records what HfApi would have been asked and keeps a copy of the uploaded folder."""
 
@@ -47,6 +52,13 @@ def _run(tmp_path, doc, name="run"):
     (d / "results.json").write_text(json.dumps(doc))
     (d / "model.safetensors").write_bytes(b"")
     return d
+
+
+def test_add_refuses_a_partial_test_set(world, trained_run, fake_cifar_dir):
+    run, _ = trained_run
+    with pytest.raises(ValueError, match="has 200 images, not the full 10,000"):
+        hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+    assert json.loads(world.manifest.read_text())["weights"] == {}
 
 
 def test_read_run_is_tolerant_of_layouts(tmp_path):
@@ -81,7 +93,7 @@ def test_read_run_without_final_top1_fails_clearly(tmp_path):
 
 def test_add_then_load_verify_export_and_push(world, trained_run, fake_cifar_dir, tmp_path):
     run, measured = trained_run
-    entry = hub.add_run(run, NAME, fake_cifar_dir, hf_hub_id="testorg/r20-c10", progress=False)
+    entry = add(run, NAME, fake_cifar_dir, hf_hub_id="testorg/r20-c10")
     # measured here, on the file that is published
     assert entry.dtype == "float16" and entry.revision is None and entry.default
     assert abs(entry.metrics["top1"] - measured["top1"]) <= 0.05 + 1e-9
@@ -130,7 +142,7 @@ def test_add_then_load_verify_export_and_push(world, trained_run, fake_cifar_dir
 
 def test_push_to_another_repo_moves_the_mirror_file(world, trained_run, fake_cifar_dir, tmp_path):
     run, _ = trained_run
-    hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+    add(run, NAME, fake_cifar_dir)
     assert (world.mirror / NAME / "model.safetensors").is_file()  # default id: cifarzoo/<name>
     e = hub.push(NAME, repo_id="neworg/r20", api=FakeApi(tmp_path / "hub"))
     assert e.hf_hub_id == "neworg/r20" and (world.mirror / "r20" / "model.safetensors").is_file()
@@ -140,7 +152,7 @@ def test_push_to_another_repo_moves_the_mirror_file(world, trained_run, fake_cif
 
 def test_failed_push_leaves_the_manifest_alone(world, trained_run, fake_cifar_dir, tmp_path):
     run, _ = trained_run
-    hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+    add(run, NAME, fake_cifar_dir)
     before = world.manifest.read_text()
     with pytest.raises(RuntimeError, match="failed: 503.*manifest was not changed"):
         hub.push(NAME, api=FakeApi(tmp_path / "hub", fail=True))
@@ -155,23 +167,23 @@ def test_add_refuses_a_run_whose_numbers_do_not_match(world, trained_run, fake_c
     doc["final"]["top1"] = measured["top1"] + 5.0
     (fake / "results.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="not the run's final model"):
-        hub.add_run(fake, NAME, fake_cifar_dir, progress=False)
+        add(fake, NAME, fake_cifar_dir)
     with pytest.raises(ValueError, match="trained 'resnet20', but --name says 'resnet32'"):
-        hub.add_run(run, "resnet32.cifar10", fake_cifar_dir, progress=False)
+        add(run, "resnet32.cifar10", fake_cifar_dir)
     with pytest.raises(ValueError, match="trained on 'cifar10'"):
-        hub.add_run(run, f"{ARCH}.cifar100", fake_cifar_dir, progress=False)
+        add(run, f"{ARCH}.cifar100", fake_cifar_dir)
     assert json.loads(world.manifest.read_text())["weights"] == {}
 
 
 def test_add_existing_name_needs_replace_and_default_moves(world, trained_run, fake_cifar_dir):
     run, _ = trained_run
-    hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+    add(run, NAME, fake_cifar_dir)
     with pytest.raises(ValueError, match="--replace"):
-        hub.add_run(run, NAME, fake_cifar_dir, progress=False)
-    hub.add_run(run, f"{ARCH}.cifar10_again", fake_cifar_dir, progress=False)
+        add(run, NAME, fake_cifar_dir)
+    add(run, f"{ARCH}.cifar10_again", fake_cifar_dir)
     m = load_manifest()
     assert m[NAME].default and not m[f"{ARCH}.cifar10_again"].default
-    hub.add_run(run, f"{ARCH}.cifar10_again", fake_cifar_dir, default=True, replace=True, progress=False)
+    add(run, f"{ARCH}.cifar10_again", fake_cifar_dir, default=True, replace=True)
     m = load_manifest()
     assert not m[NAME].default and m[f"{ARCH}.cifar10_again"].default
 
@@ -179,7 +191,7 @@ def test_add_existing_name_needs_replace_and_default_moves(world, trained_run, f
 def test_float32_is_kept_when_half_precision_loses_accuracy(world, trained_run, fake_cifar_dir, monkeypatch):
     run, _ = trained_run
     monkeypatch.setattr(hub, "MAX_HALF_DROP", -1.0)  # no half copy can qualify
-    e = hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+    e = add(run, NAME, fake_cifar_dir)
     assert e.dtype == "float32" and e.size > 4 * e.params
 
 
@@ -193,7 +205,7 @@ def test_several_seeds_give_mean_and_std(world, trained_run, fake_cifar_dir, tmp
         doc["config"]["seed"], doc["final"]["top1"] = seed, top1
         (d / "results.json").write_text(json.dumps(doc))
         others.append(d)
-    e = hub.add_run(run, NAME, fake_cifar_dir, also=others, progress=False)
+    e = add(run, NAME, fake_cifar_dir, also=others)
     runs = e.metrics["runs"]
     assert [r["seed"] for r in runs] == [0, 1, 2]
     vals = [measured["top1"], measured["top1"] + 1.0, measured["top1"] - 0.5]
@@ -207,9 +219,9 @@ def test_big_weights_must_be_pushed_and_then_carry_a_revision(world, trained_run
     run, _ = trained_run
     monkeypatch.setattr(hub, "MAX_COMMITTED_BYTES", 10_000)  # pretend resnet20 is a big model
     with pytest.raises(ValueError, match="--push"):
-        hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+        add(run, NAME, fake_cifar_dir)
     api = FakeApi(tmp_path / "hub")
-    e = hub.add_run(run, NAME, fake_cifar_dir, push=True, hf_hub_id="testorg/big", api=api, progress=False)
+    e = add(run, NAME, fake_cifar_dir, push=True, hf_hub_id="testorg/big", api=api)
     assert e.revision == NEW_REV and not (world.mirror / "big").exists()
     assert sha256_file(tmp_path / "hub" / "testorg/big" / "model.safetensors") == e.sha256
     assert load_manifest()[NAME].revision == NEW_REV
@@ -218,13 +230,12 @@ def test_big_weights_must_be_pushed_and_then_carry_a_revision(world, trained_run
 def test_markdown_table(world, trained_run, fake_cifar_dir):
     assert "no published weights yet" in hub.markdown_table()
     run, _ = trained_run
-    e = hub.add_run(run, NAME, fake_cifar_dir, progress=False)
+    e = add(run, NAME, fake_cifar_dir)
     table = hub.markdown_table()
     assert f"| `{NAME}` (default) | CIFAR-10 | {e.metrics['top1']:.2f} |" in table
     assert "weights/ (not on the Hub yet)" in table
 
 
-@pytest.mark.slow  # a real (2-step) training run, then three test-set evaluations: ~15 s on the shared CPUs
 def test_add_a_run_written_by_the_real_trainer(world, fake_cifar_dir, tmp_path):
     """results.json and model.safetensors exactly as `cifarzoo train` writes them."""
     from cifarzoo.train import TrainConfig, train
@@ -234,7 +245,7 @@ def test_add_a_run_written_by_the_real_trainer(world, fake_cifar_dir, tmp_path):
                       max_steps_per_epoch=2, out_dir=str(out), progress=False, tensorboard=False, plot=False,
                       device="cpu", loader="device", recipe="tiny_test")
     result = train(cfg)
-    e = hub.add_run(out, NAME, fake_cifar_dir, progress=False)
+    e = add(out, NAME, fake_cifar_dir)
     assert e.recipe == "tiny_test" and e.provenance["run_top1"] == result["final"]["top1"]
     assert e.provenance["git_commit"] == (result["environment"]["git_commit"] or "unknown")
     assert e.provenance["wall_time_s"] == pytest.approx(result["wall_time_s"])

@@ -5,7 +5,6 @@ import io
 
 import pytest
 import torch
-import torch.nn as nn
 
 import cifarzoo
 from cifarzoo.models._mobile_blocks import InvertedResidual, channel_shuffle

@@ -12,8 +12,9 @@ ALL = cifarzoo.list_models()
 PARAMS = all_params()
 # Architectures too heavy for the default run's forward/backward on 2 CPU cores; run with -m slow.
 HEAVY = {"resnet152", "pyramidnet272_a200", "densenet_bc250_k24", "densenet_bc190_k40", "efficientnet_b7",
-         "nasnet_a", "coatnet_2", "swin_s", "dpn92", "ge_resnext29_8x64d", "resnext29_16x64d",
-         "efficientnet_b6", "densenet161", "wrn28_10", "resnext29_8x64d", "inception_resnet_v2"}
+         "nasnet_a", "coatnet_2", "dpn92", "ge_resnext29_8x64d", "resnext29_16x64d",
+         "efficientnet_b6", "densenet161", "wrn28_10", "resnext29_8x64d", "inception_resnet_v2",
+         "efficientnet_b5", "spp_d29_pd", "inception_v4", "coatnet_1"}
 
 
 def _marks(name):

@@ -122,7 +122,31 @@ def test_checksum_mismatch_names_file_both_sums_and_the_fix(world):
         cifarzoo.create_model(NAME, pretrained=True)
     msg = str(e.value)
     assert str(data["_path"]) in msg and data["sha256"] in msg and sha256_file(blob_file) in msg
-    assert "Delete it" in msg
+    assert "Delete it" in msg and f"its blob {blob_file}" in msg  # the cache's blob must go too
+
+
+def test_corrupt_cache_is_downloaded_again_once_when_online(world, monkeypatch, caplog):
+    import huggingface_hub
+    import huggingface_hub.constants as hf_constants
+
+    src = state_of(small_model())
+    blob = weight_blob(src)
+    data = world.publish(NAME, blob, dtype="float32")
+    blob_file = Path(os.path.realpath(data["_path"]))
+    blob_file.write_bytes(blob[:-1] + b"\x00")
+    calls = []
+
+    def fake_download(repo_id, filename, revision=None, force_download=False, **kw):
+        calls.append(force_download)
+        if force_download:  # what a real re-download does: fresh bytes in the cache
+            blob_file.write_bytes(blob)
+        return str(data["_path"])
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    with caplog.at_level(logging.WARNING, logger="cifarzoo"):
+        assert_loaded(cifarzoo.create_model(NAME, pretrained=True), src)
+    assert calls == [False, True] and "downloading it again" in caplog.text
 
 
 def test_truncated_file(world):
@@ -331,9 +355,30 @@ def test_manifest_entries_are_read_only_and_round_trip(world):
     with pytest.raises(TypeError):
         e.metrics["top1"] = 99.0
     assert json.loads(json.dumps(e.to_dict())) == world.entries[NAME]
+    # models carry their entry (pretrained_cfg) and get deep-copied (EMA) and pickled
+    import copy
+    import pickle
+
+    assert copy.deepcopy(e) is e and pickle.loads(pickle.dumps(e)).to_dict() == e.to_dict()
 
 
 def test_manifest_env_var_must_name_a_file(monkeypatch, tmp_path):
     monkeypatch.setenv("CIFARZOO_MANIFEST", str(tmp_path / "nope.json"))
     with pytest.raises(FileNotFoundError, match="CIFARZOO_MANIFEST"):
         load_manifest()
+
+
+def test_written_manifest_round_trips_with_compact_lists(tmp_path):
+    from cifarzoo.manifest import read_manifest, write_manifest
+
+    d = entry_data(NAME, BLOB, command="cifarzoo train --set 'milestones=[ 60, 120 ]'")
+    entries = validate_manifest(_doc(**{NAME: d}))
+    path = tmp_path / "m.json"
+    write_manifest(path, entries)
+    text = path.read_text()
+    assert '"mean": [0.4914, 0.4822, 0.4465]' in text and "'milestones=[ 60, 120 ]'" in text
+    assert read_manifest(path)[NAME].to_dict() == d
+    bad = dict(entries)
+    bad["resnet20.cifar10_x"] = entries[NAME]  # a second default for resnet20
+    with pytest.raises(ManifestError):
+        write_manifest(path, {k: v for k, v in bad.items()})

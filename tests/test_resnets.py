@@ -218,13 +218,13 @@ def _export(name):
     return ops
 
 
-@pytest.mark.parametrize("name", ["shake_resnet26_2x32d", "stochastic_depth_resnet110", "rir", "resnet18"])
+@pytest.mark.parametrize("name", ["shake_resnet26_2x32d", "stochastic_depth_resnet18", "rir"])
 def test_onnx_export(name):
     _export(name)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet50_e5", "pyramidnet110_a270", "preact_resnet164", "wrn16_8",
+@pytest.mark.parametrize("name", ["resnet50_e5", "stochastic_depth_resnet110", "pyramidnet110_a270", "preact_resnet164", "wrn16_8",
                                   "senet18", "resnext29_2x64d", "ge_resnext29_8x64d"])
 def test_onnx_export_heavy(name):
     _export(name)

@@ -52,9 +52,10 @@ def test_train_command_errors(capsys, tmp_path):
     assert "--recipe" in capsys.readouterr().err
     assert main(["train", "--resume", "auto", "--out-dir", str(tmp_path)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
-    assert main(["train", "--recipe", "resnet20_cifar10", "--data-dir", str(tmp_path / "nowhere"), "--set",
-                 *TINY]) == 2
+    assert main(["train", "--recipe", "resnet20_cifar10", "--data-dir", str(tmp_path / "nowhere"), "--out-dir",
+                 str(tmp_path / "run"), "--set", *TINY]) == 2
     assert "nowhere" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing written for a run that could not start
 
 
 def test_print_config_and_list_keys(capsys):
@@ -67,7 +68,8 @@ def test_print_config_and_list_keys(capsys):
 
 def test_lr_find_command(fake_cifar_dir, tmp_path, capsys):
     rc = main(["lr-find", "--recipe", "resnet20_cifar10", "--data-dir", str(fake_cifar_dir), "--set", "model=lenet",
-               "batch_size=20", "device=cpu", "--num-iters", "20", "--start-lr", "1e-4", "--out", str(tmp_path / "f.png")])
+               "batch_size=20", "device=cpu", "--num-iters", "20", "--start-lr", "1e-4",
+               "--out", str(tmp_path / "f.png")])
     assert rc == 0
     assert "suggested lr" in capsys.readouterr().out
 

@@ -1,6 +1,7 @@
 """Multi-process and signal behaviour: a 2-process DDP run (gloo) equals the 1-process run on the
-same global batch, and SIGTERM leaves a checkpoint the run resumes from.  Subprocesses import
-torch, so these take several seconds each on a busy machine."""
+same global batch, and SIGTERM leaves a checkpoint the run resumes from.  Both start Python
+subprocesses (each imports torch and the zoo): ~17 s and ~13 s of CPU time, so they are marked
+slow (run them with `pytest -m slow tests/test_train_ddp.py`)."""
 import os
 import signal
 import socket
@@ -43,6 +44,7 @@ def _ddp_worker(rank: int, world: int, port: int, cfg_dict: dict) -> None:
     assert result["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(fake_cifar_dir, tmp_path):
     from cifarzoo.train.trainer import train
     n = torch.get_num_threads()
@@ -65,9 +67,11 @@ def test_ddp_two_processes_match_one_process(fake_cifar_dir, tmp_path):
         assert r1["test_top1"] == r2["test_top1"]
 
 
+@pytest.mark.slow
 def test_sigterm_writes_checkpoint_and_resume_finishes(fake_cifar_dir, tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "cifarzoo", "train", "--recipe", "resnet20_cifar10", "--data-dir", str(fake_cifar_dir),
            "--out-dir", str(out), "--set", "model=lenet", "epochs=500", "batch_size=10", "lr=0.02", "progress=false",
            "tensorboard=false", "plot=false", "device=cpu"]

@@ -57,8 +57,8 @@ def _build(args):
         raw = meta.get("arch_kwargs") or meta.get("model_kwargs")
         kwargs = json.loads(raw) if raw else {}
         if meta.get("num_classes") and int(meta["num_classes"]) != num_classes:
-            raise ValueError(f"{args.checkpoint} was trained for {meta['num_classes']} classes ({meta.get('dataset')}), "
-                             f"but --dataset {args.dataset} has {num_classes}")
+            raise ValueError(f"{args.checkpoint} was trained for {meta['num_classes']} classes "
+                             f"({meta.get('dataset')}), but --dataset {args.dataset} has {num_classes}")
         return create_model(arch, checkpoint_path=args.checkpoint, num_classes=num_classes, **kwargs), args.dataset
     logging.getLogger("cifarzoo").warning("no --checkpoint and no weight tag: evaluating %s with random weights "
                                           "(speed only; accuracy will be chance)", arch)

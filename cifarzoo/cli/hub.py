@@ -21,7 +21,8 @@ def _add_arguments(p):
     a.add_argument("--name", required=True, help="weight name arch.tag, e.g. resnet56.cifar10 or resnet50.cifar100_sd")
     a.add_argument("--data-dir", required=True, help="folder holding the full CIFAR test set (pickle layout)")
     a.add_argument("--hf-hub-id", metavar="ORG/REPO", help="Hub repository (default: cifarzoo/<name>)")
-    a.add_argument("--default", action="store_true", help="make it the weight create_model(arch, pretrained=True) picks")
+    a.add_argument("--default", action="store_true",
+                   help="make it the weight create_model(arch, pretrained=True) picks")
     a.add_argument("--also", nargs="+", default=[], metavar="RUN_DIR",
                    help="other seeds of the same recipe: listed in metrics.runs with mean and std")
     a.add_argument("--push", action="store_true", help="upload to the Hub now and pin the revision "
@@ -30,6 +31,7 @@ def _add_arguments(p):
     a.add_argument("--device", default="cpu", help="where to measure (default cpu, the manifest's reference)")
     a.add_argument("--batch-size", type=int, default=256)
     a.add_argument("--token", help="Hub token (default: huggingface_hub's login / HF_TOKEN)")
+    a.add_argument("--allow-partial-test-set", action="store_true", help=argparse.SUPPRESS)  # generated test data
     a.set_defaults(_hub_run=_run_add)
 
     e = sub.add_parser("export", help="write a Hub-ready folder: weight file, config.json, model card README.md")
@@ -59,7 +61,8 @@ def _run_add(args) -> int:
 
     entry = add_run(args.run_dir, args.name, args.data_dir, hf_hub_id=args.hf_hub_id, default=args.default,
                     also=args.also, push=args.push, replace=args.replace, device=args.device,
-                    batch_size=args.batch_size, token=args.token)
+                    batch_size=args.batch_size, token=args.token,
+                    require_full_test_set=not args.allow_partial_test_set)
     m = entry.metrics
     where = f"Hub {entry.hf_hub_id}@{entry.revision[:12]}" if entry.revision else f"weights/{entry.repo_name}/"
     print(f"added {entry.name}: top-1 {m['top1']:.2f}% top-5 {m['top5']:.2f}% on {m['num_images']:,} images, "

@@ -45,7 +45,7 @@ class EfficientNetConfig:
     stages: tuple[tuple[int, int, int, int, int], ...] = B0_STAGES
 
     def channels(self, c: int) -> int:
-        return c if self.width == 1.0 else make_divisible(c * self.width, 8)
+        return make_divisible(c * self.width, 8)
 
     def repeats(self, n: int) -> int:
         return int(math.ceil(self.depth * n))

@@ -44,12 +44,12 @@ class MobileNetV1(ZooModel):
         if cfg.width_mult <= 0:
             raise ValueError(f"width_mult must be > 0, got {cfg.width_mult}")
         # the paper's width multiplier alpha thins every layer; rounding to multiples of 8 keeps
-        # the depthwise groups hardware friendly
-        ch = make_divisible(cfg.stem * cfg.width_mult) if cfg.width_mult != 1.0 else cfg.stem
+        # the depthwise groups hardware friendly (every width of the 1.0x network already is one)
+        ch = make_divisible(cfg.stem * cfg.width_mult)
         self.stem = ConvBNAct(3, ch, 3, 1)
         blocks = []
         for out, stride in cfg.blocks:
-            out = make_divisible(out * cfg.width_mult) if cfg.width_mult != 1.0 else out
+            out = make_divisible(out * cfg.width_mult)
             blocks.append(DepthwiseSeparable(ch, out, stride))
             ch = out
         self.blocks = nn.Sequential(*blocks)

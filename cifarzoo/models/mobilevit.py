@@ -116,9 +116,10 @@ class MobileViT(ZooModel):
         super().__init__()
         check_drop_rate(drop_rate)
         w, e = cfg.widths, cfg.expansion
-        # residual branches: layer1's MV2 (if shapes match), layer2's two stride-1 MV2, and every
-        # transformer block; the stride-2 MV2 blocks have no shortcut.
-        n_res = int(cfg.stem == w[0]) + 2 + sum(cfg.depths)
+        # residual branches: the stride-1 MV2 blocks whose shapes match (layer1 if stem == w[0],
+        # layer2's first if w[0] == w[1], layer2's other two) and every transformer block; the
+        # stride-2 MV2 blocks have no shortcut.
+        n_res = int(cfg.stem == w[0]) + int(w[0] == w[1]) + 2 + sum(cfg.depths)
         rates = iter(drop_path_rates(drop_path_rate, n_res))
 
         def mv2(i, o, s):

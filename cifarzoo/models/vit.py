@@ -31,13 +31,16 @@ IMG = 32
 
 
 class ViT(ZooModel):
+    """Defaults are the ``vit`` configuration; the document-004 variants change depth and heads only."""
+
     classifier_attr = "head"
 
     def __init__(self, num_classes: int = 10, patch_size: int = 4, embed_dim: int = 512, depth: int = 6,
                  heads: int = 8, mlp_ratio: float = 2.0, drop_path_rate: float = 0.0, drop_rate: float = 0.0):
         super().__init__()
         if patch_size < 1 or IMG % patch_size:
-            raise ValueError(f"patch_size must divide the {IMG}x{IMG} input, got {patch_size}; use 1, 2, 4, 8 or 16")
+            raise ValueError(f"patch_size must divide the {IMG}x{IMG} input, got {patch_size}; "
+                             f"use a divisor of {IMG} such as 2, 4 or 8")
         if depth < 1:
             raise ValueError(f"depth must be >= 1 encoder block, got {depth}")
         if mlp_ratio <= 0:
@@ -74,28 +77,30 @@ class ViT(ZooModel):
 def vit(num_classes: int = 10, depth: int = 6, heads: int = 8, patch_size: int = 4, embed_dim: int = 512,
         mlp_ratio: float = 2.0, drop_path_rate: float = 0.0, drop_rate: float = 0.0):
     """Configurable CIFAR ViT; default patch 4, dim 512, depth 6, heads 8, MLP ratio 2 (12.7M params)."""
-    return ViT(num_classes, patch_size, embed_dim, depth, heads, mlp_ratio, drop_path_rate, drop_rate)
+    return ViT(num_classes, patch_size=patch_size, embed_dim=embed_dim, depth=depth, heads=heads,
+               mlp_ratio=mlp_ratio, drop_path_rate=drop_path_rate, drop_rate=drop_rate)
 
 
 @register_model(family="vit", source=SOURCE_004)
 def vit_h1_l1(num_classes: int = 10, drop_path_rate: float = 0.0, drop_rate: float = 0.0):
     """ViT with 1 head and 1 layer (document 004's [heads=1, layers=1] row; patch 4, dim 512)."""
-    return ViT(num_classes, 4, 512, 1, 1, 2.0, drop_path_rate, drop_rate)
+    return ViT(num_classes, depth=1, heads=1, drop_path_rate=drop_path_rate, drop_rate=drop_rate)
 
 
 @register_model(family="vit", source=SOURCE_004)
 def vit_h1_l8(num_classes: int = 10, drop_path_rate: float = 0.0, drop_rate: float = 0.0):
     """ViT with 1 head and 8 layers (document 004's [heads=1, layers=8] row; patch 4, dim 512)."""
-    return ViT(num_classes, 4, 512, 8, 1, 2.0, drop_path_rate, drop_rate)
+    return ViT(num_classes, depth=8, heads=1, drop_path_rate=drop_path_rate, drop_rate=drop_rate)
 
 
 @register_model(family="vit", source=SOURCE_004)
 def vit_h4_l2(num_classes: int = 10, drop_path_rate: float = 0.0, drop_rate: float = 0.0):
     """ViT with 4 heads and 2 layers (document 004's [heads=4, layers=2] row; patch 4, dim 512)."""
-    return ViT(num_classes, 4, 512, 2, 4, 2.0, drop_path_rate, drop_rate)
+    return ViT(num_classes, depth=2, heads=4, drop_path_rate=drop_path_rate, drop_rate=drop_rate)
 
 
 @register_model(family="vit", source=SOURCE + "; ViT-S sizes of Touvron et al. 2021 (DeiT)")
 def vit_small_p4(num_classes: int = 10, drop_path_rate: float = 0.0, drop_rate: float = 0.0):
     """ViT-S on 4x4 patches: dim 384, depth 12, heads 6, MLP ratio 4 (21.3M params)."""
-    return ViT(num_classes, 4, 384, 12, 6, 4.0, drop_path_rate, drop_rate)
+    return ViT(num_classes, patch_size=4, embed_dim=384, depth=12, heads=6, mlp_ratio=4.0,
+               drop_path_rate=drop_path_rate, drop_rate=drop_rate)

@@ -39,8 +39,9 @@ class EMA:
         if float_pairs:
             # ema += (1 - d) * (live - ema), one fused kernel per group of tensors
             torch._foreach_lerp_([e for e, _ in float_pairs], [l for _, l in float_pairs], 1.0 - d)
-        for e, l in zip(self.module.buffers(), model.buffers()):
-            e.copy_(l)
+        ema_b, live_b = list(self.module.buffers()), list(model.buffers())
+        if ema_b:
+            torch._foreach_copy_(ema_b, live_b)
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(), "updates": self.updates}

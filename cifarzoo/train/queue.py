@@ -59,7 +59,8 @@ class BudgetPlanner:
             trainer.request_stop("budget")
             return
         trainer.shorten(fit, note=f"shortened from {cfg.epochs} to {fit} epochs to fit the queue budget "
-                                  f"(projected {projected:.0f}s at {per_epoch:.1f}s/epoch, allowed {self.allowed_s:.0f}s)")
+                                  f"(projected {projected:.0f}s at {per_epoch:.1f}s/epoch, "
+                                  f"allowed {self.allowed_s:.0f}s)")
 
 
 def _gpu_defaults(cfg) -> None:

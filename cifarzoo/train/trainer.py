@@ -17,6 +17,7 @@ Stopping:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import signal
@@ -92,9 +93,6 @@ class Trainer:
         self.dist = D.setup(cfg.device)
         self.device = dev = self.dist.device
         self.out_dir = Path(cfg.out_dir)
-        if self.dist.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._add_log_file()
         if cfg.amp == "fp16" and dev.type != "cuda":
             raise ValueError("amp=fp16 needs CUDA (its GradScaler); on CPU use amp=bf16 or none")
         if cfg.deterministic:
@@ -125,6 +123,9 @@ class Trainer:
         if cfg.holdout:
             self.eval_loaders["val"] = build_loader(cfg.dataset, "val", cfg.data_dir, eval_bs, aug=None,
                                                     shuffle=False, drop_last=False, **common)
+        if self.dist.is_main:  # after the data loaded: a bad data_dir leaves no empty run folder
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._add_log_file()
         micro = len(self.train_loader)
         self.steps_per_epoch = micro // cfg.grad_accum
         if cfg.max_steps_per_epoch:
@@ -310,18 +311,17 @@ class Trainer:
     def _elapsed(self) -> float:
         return getattr(self, "_elapsed_before", 0.0) + (time.time() - self._t_start)
 
-    def _check(self, pending: list, epoch: int, first_step: int, sync: bool) -> None:
-        """Every step: the time limit.  At sync points (``sync``): raise NonFiniteLoss if a pending
-        loss is not finite, and agree on stopping across ranks.  Between sync points nothing waits
-        for the GPU."""
+    def _check_time_limit(self) -> None:
         cfg = self.cfg
         if self.stop_reason is None and cfg.time_limit_s > 0:
             # leave room for one more step, an evaluation and a checkpoint write (worst seen so far)
             margin = 2 * self._max_step_s + self._eval_s + self._save_s + 1.0
             if time.time() - self._t_start + margin > cfg.time_limit_s:
                 self.request_stop("time_limit")
-        if not sync:
-            return
+
+    def _sync_checks(self, pending: list, epoch: int, first_step: int) -> None:
+        """At sync points only (nothing waits for the GPU in between): raise NonFiniteLoss if a
+        pending loss is not finite, and make every rank agree on stopping."""
         bad_at = -1
         if pending:
             finite = torch.isfinite(torch.stack(pending))
@@ -337,11 +337,27 @@ class Trainer:
                 f"stopped. The last good checkpoint ({self._checkpoint_path()}) was not overwritten. Try a "
                 f"lower lr, a longer warm-up, grad_clip, or amp=bf16 instead of fp16.")
         if flags[1] and self.stop_reason is None:
-            self.stop_reason = "peer"
+            self.stop_reason = "peer"  # another rank was signalled or ran out of time
+
+    def _agree_stop(self) -> None:
+        """DDP: every rank stops when any rank wants to (a signal may reach them at different times)."""
+        if self.dist.enabled:
+            if D.reduce_max([float(self.stop_reason is not None)], self.dist)[0] and self.stop_reason is None:
+                self.stop_reason = "peer"
 
     # ------------------------------------------------------------------ the run
     def run(self) -> dict:
         self._t_start = time.time()
+        try:
+            return self._run()
+        finally:
+            if getattr(self, "_log_handler", None) is not None:
+                log.removeHandler(self._log_handler)
+                self._log_handler.close()
+                self._log_handler = None
+            D.cleanup()
+
+    def _run(self) -> dict:
         self._setup()
         cfg = self.cfg
         path = ckpt.resolve_resume(self.resume, cfg.out_dir)
@@ -364,12 +380,7 @@ class Trainer:
         finally:
             self._restore_signal_handlers(old_handlers)
             self.tb.close()
-        result = self._finish(status)
-        if getattr(self, "_log_handler", None) is not None:
-            log.removeHandler(self._log_handler)
-            self._log_handler.close()
-        D.cleanup()
-        return result
+        return self._finish(status)
 
     def _run_epoch(self) -> None:
         cfg, epoch = self.cfg, self.epoch
@@ -405,23 +416,28 @@ class Trainer:
             pending.append(loss_sum)
             self.step_in_epoch = step + 1
             now = time.time()
-            self._max_step_s = max(self._max_step_s, now - t_last) if step > start_step else self._max_step_s
+            if step > start_step:  # the first step of an epoch may include compilation
+                self._max_step_s = max(self._max_step_s, now - t_last)
             t_last = now
             for cb in self.callbacks:
                 cb(self)
             at_log = (step + 1) % cfg.log_every == 0 or step + 1 == self.steps_per_epoch
-            # one process stops at once (after checking its pending losses); DDP ranks agree at log steps
-            sync = at_log or (not self.dist.enabled and self.stop_reason is not None)
-            self._check(pending, epoch, pending_first, sync)
+            self._check_time_limit()
+            # one process stops at once (after checking its pending losses); DDP ranks only at log
+            # steps, where they agree, so that all of them write the checkpoint together
+            single = not self.dist.enabled
+            sync = at_log or (single and self.stop_reason is not None)
             if sync:
+                self._sync_checks(pending, epoch, pending_first)
                 pending_first = step + 1
+            stop_now = self.stop_reason is not None and (single or sync)
             if bar is not None:
                 bar.update(1)
                 if at_log:
                     cnt = max(sums["count"].item(), 1)
                     bar.set_postfix(loss=f"{sums['loss'].item() / cnt:.3f}", lr=f"{self.lr_ctl.lr:.3g}",
                                     img_s=f"{cnt / max(now - t_epoch + sums['time'], 1e-9):.0f}")
-            if self.stop_reason is not None and self.step_in_epoch < self.steps_per_epoch:
+            if stop_now and self.step_in_epoch < self.steps_per_epoch:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 sums["time"] += time.time() - t_epoch
@@ -471,6 +487,7 @@ class Trainer:
         for cb in self.epoch_callbacks:
             cb(self, row)
         last = self.epoch == cfg.epochs  # a callback may have shortened the run
+        self._agree_stop()
         if self.stop_reason is not None and not last:
             if not (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0):
                 self._timed_save()
@@ -551,7 +568,7 @@ class Trainer:
         use_ema = cfg.final_is_ema and self.ema is not None
         pre = "ema_" if use_ema else ""
         meta = {"arch": cfg.model, "num_classes": self.num_classes, "dataset": cfg.dataset,
-                "model_kwargs": records.json.dumps(cfg.model_kwargs), "recipe": cfg.recipe}
+                "model_kwargs": json.dumps(cfg.model_kwargs), "recipe": cfg.recipe}
         weights = {"model.safetensors": records.save_weights(self.model.state_dict(),
                                                              self.out_dir / "model.safetensors", meta)}
         if self.ema is not None:
