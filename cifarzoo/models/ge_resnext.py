@@ -47,7 +47,8 @@ class GEResNeXt29(ResNeXt29):
     image_size = 32
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
+        # shapes are constants of an exported graph, so the check only runs eagerly
+        if not torch.jit.is_tracing() and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             raise ValueError(f"GE-ResNeXt gathers over whole {self.image_size}x{self.image_size} maps; "
                              f"got input of spatial size {tuple(x.shape[-2:])}: resize the images to 32x32")
         return super().forward_features(x)
