@@ -14,7 +14,8 @@ PARAMS = all_params()
 HEAVY = {"resnet152", "pyramidnet272_a200", "densenet_bc250_k24", "densenet_bc190_k40", "efficientnet_b7",
          "nasnet_a", "coatnet_2", "dpn92", "ge_resnext29_8x64d", "resnext29_16x64d",
          "efficientnet_b6", "densenet161", "wrn28_10", "resnext29_8x64d", "inception_resnet_v2",
-         "efficientnet_b5", "spp_d29_pd", "inception_v4", "coatnet_1"}
+         "efficientnet_b5", "spp_d29_pd", "inception_v4", "coatnet_1", "resnet101", "pyramidnet110_a270",
+         "resnext29_4x64d", "resnext29_32x4d"}
 
 
 def _marks(name):
