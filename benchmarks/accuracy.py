@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ DATASETS = ("cifar10", "cifar100")
 def _get(entry: Any, *keys: str, default=None):
     """A field of a manifest entry, which may be a dict or a dataclass-like object."""
     for key in keys:
-        value = entry.get(key) if isinstance(entry, dict) else getattr(entry, key, None)
+        value = entry.get(key) if isinstance(entry, Mapping) else getattr(entry, key, None)
         if value is not None:
             return value
     return default
@@ -28,7 +29,7 @@ def _get(entry: Any, *keys: str, default=None):
 
 def _number(value) -> float | None:
     """``92.6`` or ``{"mean": 92.6, "std": 0.1}`` -> 92.6."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # the package's entries hold read-only mappings
         value = value.get("mean", value.get("value"))
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -77,22 +78,25 @@ def _dataset(name: str, entry) -> str | None:
 
 
 def accuracies(path: Path | None = None) -> dict[str, dict[str, dict]]:
-    """``{arch: {dataset: {"weight", "top1", "top5"}}}``; per arch and dataset the weight whose tag
-    is the plain dataset name (the default weight) wins, else the best top-1."""
+    """``{arch: {dataset: {"weight", "top1", "top5"}}}``; per arch and dataset the weight the
+    manifest marks ``default`` wins, then the one whose tag is the plain dataset name, else the
+    best top-1."""
     out: dict[str, dict[str, dict]] = {}
     for name, entry in load_entries(path).items():
         arch = _get(entry, "arch", "architecture", default=name.partition(".")[0])
         metrics = _get(entry, "metrics", default={}) or {}
-        top1 = _number(metrics.get("top1") if isinstance(metrics, dict) else getattr(metrics, "top1", None))
+        top1, top5 = _number(_get(metrics, "top1")), _number(_get(metrics, "top5"))
         if top1 is None:
             continue
-        top5 = _number(metrics.get("top5")) if isinstance(metrics, dict) else None
         ds = _dataset(name, entry)
         if ds is None:
             continue
-        row = {"weight": name, "top1": top1, "top5": top5}
+        # rank: marked default > tag == dataset name > higher top-1
+        rank = (bool(_get(entry, "default", default=False)), name.partition(".")[2] == ds, top1)
         cur = out.setdefault(arch, {}).get(ds)
-        is_default = name.partition(".")[2] == ds
-        if cur is None or is_default or (cur["weight"].partition(".")[2] != ds and top1 > cur["top1"]):
-            out[arch][ds] = row
+        if cur is None or rank > cur["_rank"]:
+            out[arch][ds] = {"weight": name, "top1": top1, "top5": top5, "_rank": rank}
+    for by_ds in out.values():
+        for row in by_ds.values():
+            del row["_rank"]
     return out

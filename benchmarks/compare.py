@@ -176,8 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="largest GMACs one timed batch may cost (default 32 on CPU, none on CUDA)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     p.add_argument("--iters", type=int, default=2, help="timed iterations per model per round (default 2)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 suffers least on a shared CPU)")
     args = p.parse_args(argv)
     try:
+        if args.threads is not None:
+            if args.threads < 1:
+                raise ValueError(f"--threads must be >= 1, got {args.threads}")
+            torch.set_num_threads(args.threads)
         from benchmarks.run import _resolve_device
         device = _resolve_device(args.device)
         if device.type == "cuda":

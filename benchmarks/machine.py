@@ -98,4 +98,4 @@ def hardware_line(machine: dict) -> str:
     """One line naming the hardware, for table headers."""
     if machine.get("gpu"):
         return f"{machine['gpu']} (CUDA {machine.get('cuda')}), host CPU {machine.get('cpu')}"
-    return f"{machine.get('cpu')}, {machine.get('cpu_count')} cores, {machine.get('torch_threads')} torch threads"
+    return f"{machine.get('cpu')}, {machine.get('cpu_count')} cores, {machine.get('torch_threads')} torch thread(s)"

@@ -35,7 +35,7 @@ ACTIVATION_METHOD = ("bytes of the tensors autograd saves for backward in one tr
                      "measured at batch 2 and given per image")
 DEFAULT_VARIANTS = {"cpu": ["fp32"], "cuda": ["fp32", "bf16_cl"]}
 # CPU: a timed batch may cost at most this many GMACs (full run / --quick), see TimingConfig
-CPU_MAX_GMACS = {"full": 64.0, "quick": 16.0}
+CPU_MAX_GMACS = {"full": 32.0, "quick": 8.0}
 
 
 @dataclass
@@ -158,6 +158,13 @@ def run(cfg: RunConfig, command: str) -> dict:
         raise ValueError(f"--models {' '.join(cfg.patterns)} matches no registered model "
                          f"({len(cifarzoo.list_models())} registered; `cifarzoo list` shows them)")
     acc = accuracies()
+    if device.type == "cpu" and hasattr(os, "getloadavg"):
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cores and torch.get_num_threads() > 1:
+            # several OpenMP threads wait on each other when other jobs hold the cores: on this
+            # 2-core machine at load 5, 2 threads ran ResNet-56 3x slower than 1 thread
+            log.warning("load average %.1f exceeds the %d cores: timings will be slow and noisy; "
+                        "--threads 1 degrades far less under contention", load, cores)
     header = {
         "kind": "cifarzoo-benchmark",
         "command": command,
@@ -204,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-batch", type=int, default=128, help="training-step batch (default 128)")
     p.add_argument("--max-gmacs", type=float, default=None,
                    help="largest GMACs one timed batch may cost, the batch is halved to fit "
-                        "(default on CPU: 64, with --quick 16; on CUDA: no limit; 0: no limit)")
+                        "(default on CPU: 32, with --quick 8; on CUDA: no limit; 0: no limit)")
     p.add_argument("--budget", type=float, default=None,
                    help="seconds after which a measurement stops adding timed iterations (default 1.0, --quick 0.3)")
     p.add_argument("--quick", action="store_true", help="fewer, smaller timed iterations (rough numbers, fast)")

@@ -99,6 +99,34 @@ def test_accuracies_pick_default_tag_then_best(manifest):
         accuracies(broken)
 
 
+def test_accuracies_read_the_package_entries(monkeypatch):
+    """cifarzoo.pretrained.load_manifest returns objects with read-only mappings and a default flag."""
+    from types import MappingProxyType, SimpleNamespace
+
+    import benchmarks.accuracy as acc_mod
+
+    def entry(top1, default, dataset="cifar10"):
+        return SimpleNamespace(arch="resnet56", dataset=dataset, default=default,
+                               metrics=MappingProxyType({"top1": top1, "top5": 99.0}))
+    monkeypatch.setattr(acc_mod, "load_entries", lambda path=None: {
+        "resnet56.cifar10": entry(91.7, False), "resnet56.cifar10_sd": entry(92.5, True),
+        "resnet56.cifar100": entry(70.1, True, "cifar100")})
+    acc = acc_mod.accuracies()
+    assert acc["resnet56"]["cifar10"] == {"weight": "resnet56.cifar10_sd", "top1": 92.5, "top5": 99.0}
+    assert acc["resnet56"]["cifar100"]["top1"] == 70.1
+
+
+def test_accuracies_of_the_real_manifest_match_its_loader():
+    pretrained = pytest.importorskip("cifarzoo.pretrained")
+    entries = pretrained.load_manifest()
+    if not entries:
+        pytest.skip("weights_manifest.json lists no weights yet")
+    acc = accuracies()
+    for name, e in entries.items():
+        if e.default:
+            assert acc[e.arch][e.dataset]["top1"] == e.metrics["top1"], name
+
+
 # ------------------------------------------------------------------ run.py
 
 @pytest.fixture(scope="module")
