@@ -341,3 +341,10 @@ def test_models_doc_lists_models_by_family(tmp_path):
     assert "269,722" in row and f"{macs / 1e6:,.2f}" in row
     assert cifarzoo.model_info("resnet20").source in text
     assert "2 architectures in 1 families" in text
+
+
+def test_plot_frontier_names_the_best_trade_offs():
+    from benchmarks.plots import frontier
+    macs, top1 = [10, 20, 30, 40], [90.0, 89.0, 93.0, 92.0]
+    # 20 MACs/89 % is beaten by 10/90; 40/92 by 30/93
+    assert frontier(macs, top1, x_low=True, y_high=True) == {0, 2}
