@@ -275,8 +275,8 @@ def add_run(run_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike, 
     if params * 2 > MAX_COMMITTED_BYTES and not push:  # even half precision will not fit in weights/
         raise ValueError(f"{name}: {params:,} parameters make a file over {MAX_COMMITTED_BYTES >> 20} MB, too big "
                          "for weights/; publish it on the Hub in the same step with --push --hf-hub-id ORG/REPO")
-    # cloned: aliased modules (bn2 / zero_init_target) share storage, which safetensors refuses;
-    # every key is kept (as the trainer does) so a plain strict load_state_dict works too
+    # clone: safetensors refuses tensors that share storage (tied weights in a user's model);
+    # every state_dict key is kept so a plain strict load_state_dict works
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
 
     def measure(m):

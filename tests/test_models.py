@@ -37,6 +37,15 @@ def test_parameter_count(name):
     assert n == expected, f"{name}: {n:,} parameters, expected {expected:,} ({source})"
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_state_dict_has_one_name_per_tensor(name):
+    """A module registered under two attribute names would put its tensors in the state dict
+    twice; weight files and strict loading then disagree about which keys exist."""
+    from cifarzoo.pretrained import alias_groups
+    shared = [g for g in alias_groups(cifarzoo.create_model(name).state_dict()) if len(g) > 1]
+    assert not shared, f"{name}: tensors reachable under several names: {shared[:3]}"
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in ALL])
 def test_forward_backward(name):
     torch.manual_seed(0)

@@ -58,8 +58,12 @@ class InvertedResidual(nn.Module):
         layers.append(ConvBNAct(hidden, out_ch, 1, act=None, bn_momentum=bn_momentum))
         self.conv = nn.Sequential(*layers)
         self.use_residual = stride == 1 and in_ch == out_ch
-        self.zero_init_target = self.conv[-1][1]
         self.drop_path = DropPath(drop_path) if self.use_residual else nn.Identity()
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.conv[-1][1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_residual:

@@ -69,9 +69,13 @@ class MBConv(nn.Module):
                                 nn.BatchNorm2d(mid), nn.SiLU(inplace=True))
         self.se = SqueezeExcite(mid, max(1, int(in_ch * se_ratio)), gate=nn.Sigmoid, act=nn.SiLU)
         self.project = nn.Sequential(nn.Conv2d(mid, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch))
-        self.zero_init_target = self.project[1]
         self.has_skip = stride == 1 and in_ch == out_ch
         self.drop_path = DropPath(drop_path) if self.has_skip else nn.Identity()
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.project[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.project(self.se(self.dw(self.expand(x))))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -38,6 +39,25 @@ def drop_path_rates(drop_path_rate: float, n_blocks: int) -> list[float]:
     if n_blocks <= 1:
         return [drop_path_rate] * n_blocks
     return [drop_path_rate * i / (n_blocks - 1) for i in range(n_blocks)]
+
+
+def residual_stages(make_block: Callable[[int, int, int, float], nn.Module], depths: Sequence[int],
+                    widths: Sequence[int], in_ch: int, drop_path_rate: float = 0.0,
+                    expansion: int = 1) -> tuple[nn.Sequential, int]:
+    """The stage stack shared by the CIFAR ResNet-style networks: stage ``i`` has ``depths[i]``
+    blocks of width ``widths[i]``; the first block of every stage after the first halves the
+    resolution; stochastic-depth rates rise linearly over all blocks.  ``make_block(in_ch, width,
+    stride, drop_path)`` builds one block, whose output has ``width * expansion`` channels.
+    Returns the stages (one ``nn.Sequential`` per stage) and the output channel count."""
+    rates = iter(drop_path_rates(drop_path_rate, sum(depths)))
+    stages = []
+    for i, (n, w) in enumerate(zip(depths, widths, strict=True)):
+        blocks = []
+        for j in range(n):
+            blocks.append(make_block(in_ch, w, 2 if (i > 0 and j == 0) else 1, next(rates)))
+            in_ch = w * expansion
+        stages.append(nn.Sequential(*blocks))
+    return nn.Sequential(*stages), in_ch
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:

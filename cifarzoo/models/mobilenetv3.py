@@ -69,9 +69,13 @@ class Bneck(nn.Module):
                                 act(inplace=True))
         self.se = SqueezeExciteFC(exp) if se else nn.Identity()
         self.project = nn.Sequential(nn.Conv2d(exp, out_ch, 1), nn.BatchNorm2d(out_ch))
-        self.zero_init_target = self.project[1]
         self.has_skip = stride == 1 and in_ch == out_ch
         self.drop_path = DropPath(drop_path) if self.has_skip else nn.Identity()
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.project[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.project(self.se(self.dw(self.expand(x))))

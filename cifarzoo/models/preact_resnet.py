@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from cifarzoo.models._base import ZooModel
 from cifarzoo.models._init_utils import zero_init_last_conv
-from cifarzoo.models.layers import DropPath, drop_path_rates, init_weights
+from cifarzoo.models.layers import DropPath, init_weights, residual_stages
 from cifarzoo.registry import register_model
 
 SOURCE = "He et al. 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
 
 
 class PreActBasic(nn.Module):
+    """BN-ReLU-conv3x3-BN-ReLU-[dropout]-conv3x3-[SE]: the pre-activation basic block, shared with
+    WRN (``drop_rate``: the dropout between the convs of Zagoruyko & Komodakis) and SENet
+    (``se``: a gate that rescales the residual branch before the addition)."""
     expansion = 1
 
-    def __init__(self, in_ch: int, planes: int, stride: int, drop_path: float):
+    def __init__(self, in_ch: int, planes: int, stride: int, drop_path: float, drop_rate: float = 0.0,
+                 se: nn.Module | None = None):
         super().__init__()
         out_ch = planes * self.expansion
         self.bn1 = nn.BatchNorm2d(in_ch)
@@ -36,6 +41,8 @@ class PreActBasic(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, out_ch, 3, 1, 1, bias=False)
         self.act = nn.ReLU(inplace=True)
+        self.drop_rate = drop_rate
+        self.se = se if se is not None else nn.Identity()
         self.shortcut = (nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
                          if stride != 1 or in_ch != out_ch else None)
         self.drop_path = DropPath(drop_path)
@@ -49,8 +56,10 @@ class PreActBasic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))
         shortcut = x if self.shortcut is None else self.shortcut(pre)
-        out = self.conv1(pre)
-        out = self.conv2(self.act(self.bn2(out)))
+        out = self.act(self.bn2(self.conv1(pre)))
+        if self.drop_rate > 0:
+            out = F.dropout(out, self.drop_rate, self.training)
+        out = self.se(self.conv2(out))
         return shortcut + self.drop_path(out)
 
 
@@ -92,15 +101,7 @@ class PreActResNet(ZooModel):
                  zero_init_residual: bool = False):
         super().__init__()
         self.stem = nn.Conv2d(3, stem_width, 3, 1, 1, bias=False)
-        rates = iter(drop_path_rates(drop_path_rate, sum(layers)))
-        stages, in_ch = [], stem_width
-        for i, (n, p) in enumerate(zip(layers, planes)):
-            blocks = []
-            for j in range(n):
-                blocks.append(block(in_ch, p, 2 if (i > 0 and j == 0) else 1, next(rates)))
-                in_ch = p * block.expansion
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
+        self.stages, in_ch = residual_stages(block, layers, planes, stem_width, drop_path_rate, block.expansion)
         self.final_bn = nn.BatchNorm2d(in_ch)
         self.final_act = nn.ReLU(inplace=True)
         self.num_features, self.num_classes = in_ch, num_classes

@@ -55,11 +55,15 @@ class XBlock(nn.Module):
         self.se = SqueezeExcite(w_b, int(round(w_in * cfg.se_ratio))) if cfg.se_ratio > 0 else nn.Identity()
         self.conv3 = nn.Conv2d(w_b, w_out, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(w_out)
-        self.zero_init_target = self.bn3
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or w_in != w_out:
             self.shortcut = nn.Sequential(nn.Conv2d(w_in, w_out, 1, stride, bias=False), nn.BatchNorm2d(w_out))
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.bn3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)

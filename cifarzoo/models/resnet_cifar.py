@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cifarzoo.models._base import ZooModel
-from cifarzoo.models.layers import DropPath, drop_path_rates, init_weights, zero_init_last_bn
+from cifarzoo.models.layers import DropPath, init_weights, residual_stages, zero_init_last_bn
 from cifarzoo.registry import register_model
 
 SOURCE = "He et al. 2016, Deep Residual Learning (arXiv:1512.03385), CIFAR-10 section"
@@ -33,9 +33,13 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_ch)
-        self.zero_init_target = self.bn2
         self.shortcut = PadShortcut(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.bn2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
@@ -52,15 +56,7 @@ class CifarResNet(ZooModel):
         n = (depth - 2) // 6
         self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
-        rates = iter(drop_path_rates(drop_path_rate, 3 * n))
-        stages, in_ch = [], widths[0]
-        for i, w in enumerate(widths):
-            blocks = []
-            for j in range(n):
-                blocks.append(BasicBlock(in_ch, w, 2 if (i > 0 and j == 0) else 1, next(rates)))
-                in_ch = w
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
+        self.stages, in_ch = residual_stages(BasicBlock, (n,) * len(widths), widths, widths[0], drop_path_rate)
         self.num_features, self.num_classes = in_ch, num_classes
         self.fc = nn.Linear(in_ch, num_classes)
         init_weights(self)

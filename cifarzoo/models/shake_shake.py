@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cifarzoo.models._base import ZooModel
-from cifarzoo.models.layers import DropPath, drop_path_rates, init_weights
+from cifarzoo.models.layers import DropPath, init_weights, residual_stages
 from cifarzoo.registry import register_model
 
 SOURCE = "Gastaldi 2017, Shake-Shake regularization (arXiv:1705.07485), Shake-Shake-Image 26 2xCd"
@@ -98,16 +98,8 @@ class ShakeResNet(ZooModel):
             raise ValueError(f"Shake-ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
         self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16))
-        rates = iter(drop_path_rates(drop_path_rate, 3 * n))
-        stages, in_ch = [], 16
-        for i in range(3):
-            w = base_width * 2 ** i
-            blocks = []
-            for j in range(n):
-                blocks.append(ShakeBlock(in_ch, w, 2 if (i > 0 and j == 0) else 1, next(rates)))
-                in_ch = w
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
+        widths = [base_width * 2 ** i for i in range(3)]
+        self.stages, in_ch = residual_stages(ShakeBlock, (n, n, n), widths, 16, drop_path_rate)
         self.final_act = nn.ReLU(inplace=True)
         self.num_features, self.num_classes = in_ch, num_classes
         self.fc = nn.Linear(in_ch, num_classes)

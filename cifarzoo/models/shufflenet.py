@@ -52,8 +52,12 @@ class ShuffleUnit(nn.Module):
         self.conv1 = ConvBNAct(in_ch, mid, 1, groups=first_groups)
         self.conv2 = ConvBNAct(mid, mid, 3, stride, groups=mid, act=None)
         self.conv3 = ConvBNAct(mid, branch_out, 1, groups=groups, act=None)
-        self.zero_init_target = self.conv3[1]
         self.drop_path = DropPath(drop_path) if stride == 1 else nn.Identity()
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.conv3[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = channel_shuffle(self.conv1(x), self.groups1)

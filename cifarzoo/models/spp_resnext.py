@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cifarzoo.models._base import ZooModel
-from cifarzoo.models.layers import DropPath, drop_path_rates, init_weights, zero_init_last_bn
+from cifarzoo.models.layers import DropPath, init_weights, residual_stages, zero_init_last_bn
 from cifarzoo.registry import register_model
 
 SOURCE = ("Document 001 sec. 3.10 (SPP attention on ResNeXt, cardinality 16, base width 8), layout of "
@@ -86,11 +86,14 @@ class Bottleneck(nn.Module):
                                      nn.BatchNorm2d(d), nn.ReLU(inplace=True))
         self.expand = nn.Sequential(nn.Conv2d(d, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch))
         self.spp = SPP(out_ch, kernels) if kernels else nn.Identity()
-        # zero-init makes the block start as the identity: the last BN of the branch
-        self.zero_init_target = self.spp.fuse[1] if kernels else self.expand[1]
         self.shortcut = (nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
                          if in_ch != out_ch or stride != 1 else nn.Identity())
         self.drop_path = DropPath(drop_path)
+
+    @property
+    def zero_init_target(self) -> nn.Module:
+        # a property, not an attribute: assigning a module registers it twice (duplicate state-dict keys)
+        return self.spp.fuse[1] if isinstance(self.spp, SPP) else self.expand[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.spp(self.expand(self.grouped(self.reduce(x))))
@@ -106,16 +109,10 @@ class SPPResNeXt(ZooModel):
         n = cfg.blocks_per_stage
         self.stem = nn.Sequential(nn.Conv2d(3, cfg.stem, 3, 1, 1, bias=False), nn.BatchNorm2d(cfg.stem),
                                   nn.ReLU(inplace=True))
-        rates = iter(drop_path_rates(drop_path_rate, 3 * n))
-        stages, ch = [], cfg.stem
-        for i, width in enumerate(cfg.widths):
-            blocks = []
-            for j in range(n):
-                blocks.append(Bottleneck(ch, width, 2 if (i > 0 and j == 0) else 1, cfg.cardinality,
-                                         cfg.base_width, cfg.kernels, next(rates)))
-                ch = width
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
+        self.stages, ch = residual_stages(
+            lambda c_in, width, stride, dp: Bottleneck(c_in, width, stride, cfg.cardinality, cfg.base_width,
+                                                       cfg.kernels, dp),
+            (n,) * len(cfg.widths), cfg.widths, cfg.stem, drop_path_rate)
         self.num_features, self.num_classes = ch, num_classes
         self.drop = nn.Dropout(drop_rate)
         self.fc = nn.Linear(ch, num_classes)

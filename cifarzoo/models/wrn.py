@@ -11,42 +11,14 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from cifarzoo.models._base import ZooModel
 from cifarzoo.models._init_utils import zero_init_last_conv
-from cifarzoo.models.layers import DropPath, drop_path_rates, init_weights
+from cifarzoo.models.layers import init_weights, residual_stages
+from cifarzoo.models.preact_resnet import PreActBasic
 from cifarzoo.registry import register_model
 
 SOURCE = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
-
-
-class WideBasic(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, stride: int, drop_rate: float, drop_path: float):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_ch)
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
-        self.act = nn.ReLU(inplace=True)
-        self.drop_rate = drop_rate
-        self.shortcut = (nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
-                         if stride != 1 or in_ch != out_ch else None)
-        self.drop_path = DropPath(drop_path)
-
-    @property
-    def zero_init_conv(self) -> nn.Module:
-        # a property, not an attribute: assigning the module would register it twice and
-        # duplicate its tensors in the state dict
-        return self.conv2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.act(self.bn1(x))
-        shortcut = x if self.shortcut is None else self.shortcut(pre)
-        out = self.act(self.bn2(self.conv1(pre)))
-        out = F.dropout(out, self.drop_rate, self.training)
-        out = self.conv2(out)
-        return shortcut + self.drop_path(out)
 
 
 class WideResNet(ZooModel):
@@ -62,15 +34,9 @@ class WideResNet(ZooModel):
         n = (depth - 4) // 6
         widths = (16 * widen, 32 * widen, 64 * widen)
         self.stem = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        rates = iter(drop_path_rates(drop_path_rate, 3 * n))
-        stages, in_ch = [], 16
-        for i, w in enumerate(widths):
-            blocks = []
-            for j in range(n):
-                blocks.append(WideBasic(in_ch, w, 2 if (i > 0 and j == 0) else 1, drop_rate, next(rates)))
-                in_ch = w
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
+        self.stages, in_ch = residual_stages(
+            lambda c_in, w, stride, dp: PreActBasic(c_in, w, stride, dp, drop_rate=drop_rate),
+            (n, n, n), widths, 16, drop_path_rate)
         self.final_bn = nn.BatchNorm2d(in_ch)
         self.final_act = nn.ReLU(inplace=True)
         self.num_features, self.num_classes = in_ch, num_classes
