@@ -68,6 +68,9 @@ def test_run_writes_outputs(fake_cifar_dir, tmp_path):
     assert m.fc.weight.shape == (10, 84)
     if (out / "curves.png").exists():
         assert (out / "curves.png").stat().st_size > 1000
+    # without a live progress bar every log_every steps leaves a line, so long epochs show life
+    import re
+    assert re.search(r"epoch 1/3 step 3/\d+ \| train loss [\d.]+ \| lr ", (out / "train.log").read_text())
 
 
 @pytest.mark.parametrize("stop_at", [14, 10], ids=["mid-epoch", "epoch-boundary"])
@@ -249,3 +252,17 @@ def test_lr_find_suggests_a_rate(fake_cifar_dir, tmp_path):
     lrs = [10 ** (-5 + i * 0.1) for i in range(60)]
     loss = [2 - math.tanh(2 * (math.log10(lr) + 2)) for lr in lrs]
     assert steepest(lrs, smooth(loss, 0.0)) == pytest.approx(1e-2, rel=0.3)
+
+
+def test_recorded_command_runs_from_any_checkout():
+    """results.json records `python -m cifarzoo...` or `cifarzoo ...`, not this machine's file paths."""
+    from pathlib import Path
+
+    import cifarzoo
+    from cifarzoo.train.records import command_line
+    pkg = Path(cifarzoo.__file__).parent
+    assert command_line([str(pkg / "train" / "queue.py"), "--recipes", "a b"]) == \
+        "python -m cifarzoo.train.queue --recipes 'a b'"
+    assert command_line([str(pkg / "__main__.py"), "train"]) == "python -m cifarzoo train"
+    assert command_line(["/opt/venv/bin/cifarzoo", "train", "--recipe", "r"]) == "cifarzoo train --recipe r"
+    assert command_line(["my_script.py", "-x"]) == "my_script.py -x"

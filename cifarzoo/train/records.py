@@ -112,8 +112,8 @@ def sha256_file(path: Path) -> str:
 def save_weights(state_dict: dict, path: Path, metadata: dict) -> str:
     """safetensors file of a state dict (contiguous CPU tensors); returns its sha256."""
     from safetensors.torch import save_file
-    # clone: a module registered under two names (e.g. ``bn2`` and ``zero_init_target``) shares
-    # storage, which safetensors refuses; every state_dict key is kept so strict loading works
+    # clone: safetensors refuses tensors that share storage (tied weights in a user's model);
+    # every state_dict key is kept so a plain strict load_state_dict works
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in state_dict.items()}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
@@ -134,6 +134,30 @@ def git_commit() -> str | None:
         return None
 
 
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that reproduces this process, in a form that works from any checkout: a module
+    of this package run by path (``python -m`` shows up that way in ``sys.argv``) becomes
+    ``python -m cifarzoo....``, the console script becomes ``cifarzoo``; arguments are shell-quoted."""
+    import shlex
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return ""
+    prog = Path(argv[0])
+    pkg = Path(__file__).resolve().parents[1]
+    try:
+        rel = prog.resolve().relative_to(pkg.parent)
+    except (ValueError, OSError):
+        rel = None
+    if rel is not None and rel.suffix == ".py" and rel.parts[0] == pkg.name:
+        mod = ".".join(rel.with_suffix("").parts)
+        head = ["python", "-m", mod.removesuffix(".__main__")]
+    elif prog.name == "cifarzoo":
+        head = ["cifarzoo"]
+    else:
+        head = [argv[0]]
+    return shlex.join(head + argv[1:])
+
+
 def environment(device: torch.device) -> dict:
     from cifarzoo import __version__
     if device.type == "cuda":
@@ -143,7 +167,7 @@ def environment(device: torch.device) -> dict:
     import datetime
     return {"device": str(device), "device_name": name, "torch_version": torch.__version__,
             "cifarzoo_version": __version__, "python": platform.python_version(), "git_commit": git_commit(),
-            "command": " ".join(sys.argv), "argv": list(sys.argv), "hostname": platform.node(),
+            "command": command_line(), "argv": list(sys.argv), "hostname": platform.node(),
             "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
