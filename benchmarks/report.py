@@ -324,6 +324,10 @@ def build_report(results_dir: Path, out: Path, img_dir: Path, manifest: Path | N
     if gpu_files:
         parts += ["## GPU runs", "", "Training runs on GPU machines, one row per `results.json`.", "",
                   gpu_section(gpu_files), ""]
+        # the documents' headline runs against ours: the same text as docs/reproductions.md
+        from benchmarks.reproductions import build as build_reproductions
+        body = build_reproductions(results_dir).split("\n", 1)[1].replace("\n## ", "\n### ")
+        parts += ["## Reproducing the documents", body]
     text = "\n".join(parts).rstrip() + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -1,4 +1,5 @@
-"""docs/reproductions.md is rebuilt from the committed GPU results, not typed."""
+"""Generated docs stay in step with their sources: docs/reproductions.md with the GPU results, the
+README weights table with weights_manifest.json."""
 from pathlib import Path
 
 from benchmarks.reproductions import build
@@ -15,3 +16,11 @@ def test_reproductions_table_comes_from_the_recorded_runs():
     assert f"{res['final']['top1']:.2f} %" in text
     assert f"{res['wall_time_s']:.0f} s" in text
     assert text == (ROOT / "docs" / "reproductions.md").read_text(), "docs/reproductions.md is stale: regenerate it"
+
+
+def test_readme_weights_table_matches_the_manifest():
+    from cifarzoo.hub import markdown_table
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("\n", readme.index("<!-- weights-table")) + 1
+    shown = readme[start:readme.index("<!-- /weights-table -->")]
+    assert shown.strip() == markdown_table().strip(), "README weights table is stale: paste `cifarzoo hub table`"
