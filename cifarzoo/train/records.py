@@ -158,7 +158,8 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join(head + argv[1:])
 
 
-def environment(device: torch.device) -> dict:
+def environment(device: torch.device, commit: str | None = None) -> dict:
+    """``commit``: the one read when the run started (the tree may change while it trains)."""
     from cifarzoo import __version__
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -166,7 +167,7 @@ def environment(device: torch.device) -> dict:
         name = platform.processor() or platform.machine()
     import datetime
     return {"device": str(device), "device_name": name, "torch_version": torch.__version__,
-            "cifarzoo_version": __version__, "python": platform.python_version(), "git_commit": git_commit(),
+            "cifarzoo_version": __version__, "python": platform.python_version(), "git_commit": commit or git_commit(),
             "command": command_line(), "argv": list(sys.argv), "hostname": platform.node(),
             "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 

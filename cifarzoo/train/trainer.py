@@ -159,6 +159,7 @@ class Trainer:
         self.criterion = TrainLoss(cfg.label_smoothing, teacher, cfg.kd_alpha, cfg.kd_temperature)
         self.tb = records.TensorBoard(self.out_dir, cfg.tensorboard and self.dist.is_main)
         self._log_steps = self.dist.is_main  # step log lines where no progress bar shows (rank 0 only)
+        self._git_commit = records.git_commit() if self.dist.is_main else None  # the code this run starts with
         self._partial = self._zero_sums()
         self._rng_to_restore = None
 
@@ -595,7 +596,7 @@ class Trainer:
             "images_per_s": total_imgs / max(total_train, 1e-9),
             "peak_memory_bytes": records.peak_memory_bytes(self.device),
             "world_size": self.dist.world_size, "global_batch": cfg.batch_size * cfg.grad_accum * self.dist.world_size,
-            "environment": records.environment(self.device), "config": cfg.to_dict(),
+            "environment": records.environment(self.device, self._git_commit), "config": cfg.to_dict(),
             "weights": {"file": final_file, "sha256": weights[final_file], "files": weights},
         })
         records.write_json(result, self.out_dir / "results.json")
