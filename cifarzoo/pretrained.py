@@ -322,6 +322,13 @@ def load_state(model: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     """
     state = _strip_wrappers(dict(state))
     own = model.state_dict()
+    # cifarzoo 0.1.0 registered some blocks' last BN a second time as ``zero_init_target``: files it
+    # wrote carry those tensors twice.  The copy is dropped when its twin (same block) is there too.
+    for k in [k for k in state if k not in own and ".zero_init_target." in k]:
+        block, leaf = k.split(".zero_init_target.", 1)
+        if any(o.startswith(block + ".") and o.endswith("." + leaf) and o in state
+               and torch.equal(state[o], state[k]) for o in own):
+            del state[k]
     for group in alias_groups(own):
         present = [k for k in group if k in state]
         if present:

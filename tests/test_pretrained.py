@@ -279,6 +279,23 @@ def test_checkpoint_path(tmp_path):
     assert_loaded(cifarzoo.create_model(ARCH, checkpoint_path=str(g)), src)
 
 
+def test_file_from_cifarzoo_0_1_with_duplicate_bn_tensors_loads(tmp_path):
+    """0.1.0 wrote each block's last BN twice (``bn2`` and ``zero_init_target``): such files load;
+    a ``zero_init_target`` tensor that differs from its twin is still an error."""
+    src = state_of(small_model(seed=5))
+    old = dict(src)
+    for k, v in src.items():
+        if ".bn2." in k:
+            old[k.replace(".bn2.", ".zero_init_target.")] = v.clone()
+    f = tmp_path / "old.safetensors"
+    save_file(old, str(f))
+    assert_loaded(cifarzoo.create_model("resnet20", checkpoint_path=str(f)), src)
+    old["stages.0.0.zero_init_target.weight"] = old["stages.0.0.zero_init_target.weight"] + 1
+    save_file(old, str(f))
+    with pytest.raises(WeightFileError, match=r"unexpected tensor\(s\) stages.0.0.zero_init_target.weight"):
+        cifarzoo.create_model("resnet20", checkpoint_path=str(f))
+
+
 def test_checkpoint_with_wrong_number_of_classes(tmp_path):
     f = tmp_path / "c100.safetensors"
     save_file(state_of(small_model(num_classes=100)), str(f))

@@ -42,7 +42,7 @@ def small_model(num_classes: int = 10, seed: int = 0) -> torch.nn.Module:
 
 
 def state_of(model: torch.nn.Module, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    # cloned: aliased modules (bn2 / zero_init_target) share storage, which safetensors refuses
+    # cloned: safetensors refuses tensors that share storage
     return {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).clone().contiguous()
             for k, v in model.state_dict().items()}
 
