@@ -2,7 +2,7 @@
 
     cifarzoo train --recipe resnet20_cifar10_fast --data-dir DATA --out-dir RUN \\
         --set epochs=4 ema_decay=0.995 device=cpu amp=none channels_last=false compile=false
-    python -m benchmarks.ema_bn --run RUN --data-dir DATA --out benchmarks/results/ema_bn_cpu.json
+    python -m benchmarks.ema_bn --run RUN --data-dir DATA --out benchmarks/results/ema_bn_cpu/ema_bn.json
 
 Evaluates, on the full test set: the raw weights (``model.safetensors``), the EMA as the trainer
 keeps it (weights and BN running statistics averaged, ``model_ema.safetensors``), and the EMA as it
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True, help="run folder with model.safetensors, model_ema.safetensors")
     p.add_argument("--data-dir", type=Path, required=True)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/ema_bn_cpu.json"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/ema_bn_cpu/ema_bn.json"))
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
 

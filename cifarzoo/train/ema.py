@@ -1,12 +1,12 @@
 """Exponential moving average of the weights (Polyak averaging), updated once per optimizer step.
 
 Parameters and floating-point buffers (BatchNorm running mean/variance) are averaged with the
-same decay; integer buffers (``num_batches_tracked``) are copied.  Averaging the BN statistics
-matters: the averaged weights produce activations unlike the live model's, and pairing them with
-the live model's statistics cost 1.9 top-1 points on ResNet-18/CIFAR-10 (92.79 % vs 94.70 % raw,
-H200 run of 2026-11-26, benchmarks/results/gpu_h200_2026-11-26).  This is also what timm's
-ModelEmaV3 does by default.  With ``warmup`` the decay starts low -- min(decay, (1 + t) / (10 + t))
--- so short runs are not dominated by the random initialisation."""
+same decay; integer buffers (``num_batches_tracked``) are copied, as timm's ModelEmaV3 does by
+default.  Averaging the BN statistics matters: averaged weights produce other activations than
+the live model's, so evaluating them with the live model's statistics mis-normalises every layer.
+``python -m benchmarks.ema_bn`` measures it (benchmarks/results/ema_bn_cpu/ema_bn.json: ResNet-20,
+4 epochs, one run evaluated both ways).  With ``warmup`` the decay starts low --
+min(decay, (1 + t) / (10 + t)) -- so short runs are not dominated by the random initialisation."""
 from __future__ import annotations
 
 import copy
