@@ -1,8 +1,8 @@
 """Exponential moving average of the weights (Polyak averaging), updated once per optimizer step.
 
 Parameters and floating-point buffers (BatchNorm running mean/variance) are averaged with the
-same decay; integer buffers (``num_batches_tracked``) are copied, as timm's ModelEmaV3 does by
-default.  Averaging the BN statistics matters: averaged weights produce other activations than
+same decay (timm's ModelEmaV2 also averages its whole state dict); integer buffers
+(``num_batches_tracked``) are copied.  Averaging the BN statistics matters: averaged weights produce other activations than
 the live model's, so evaluating them with the live model's statistics mis-normalises every layer.
 ``python -m benchmarks.ema_bn`` measures it (benchmarks/results/ema_bn_cpu/ema_bn.json: ResNet-20,
 4 epochs, one run evaluated both ways).  With ``warmup`` the decay starts low --
