@@ -2,11 +2,12 @@
 
 Parameters and floating-point buffers (BatchNorm running mean/variance) are averaged with the
 same decay (timm's ModelEmaV2 also averages its whole state dict); integer buffers
-(``num_batches_tracked``) are copied.  Averaging the BN statistics matters: averaged weights produce other activations than
-the live model's, so evaluating them with the live model's statistics mis-normalises every layer.
-``python -m benchmarks.ema_bn`` measures it (benchmarks/results/ema_bn_cpu/ema_bn.json: ResNet-20,
-4 epochs, one run evaluated both ways).  With ``warmup`` the decay starts low --
-min(decay, (1 + t) / (10 + t)) -- so short runs are not dominated by the random initialisation."""
+(``num_batches_tracked``) are copied.  Averaging the BN statistics matters: averaged weights
+produce other activations than the live model's, so evaluating them with the live model's
+statistics mis-normalises every layer.  ``python -m benchmarks.ema_bn`` measures it
+(benchmarks/results/ema_bn_cpu/ema_bn.json: ResNet-20, 4 epochs, one run evaluated both ways).
+With ``warmup`` the decay starts low -- min(decay, (1 + t) / (10 + t)) -- so short runs are not
+dominated by the random initialisation."""
 from __future__ import annotations
 
 import copy
