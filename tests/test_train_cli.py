@@ -76,8 +76,12 @@ def test_lr_find_command(fake_cifar_dir, tmp_path, capsys):
 
 def test_queue_runs_recipes_and_writes_summary(fake_cifar_dir, tmp_path):
     out = tmp_path / "q"
-    s = queue.run_queue(["resnet20_cifar10_fast", "resnet56_cifar100_fast"], str(fake_cifar_dir), out, 600,
-                        overrides=TINY, reserve_s=1)
+    # through the command line: several KEY=VALUE after one --set, and --set again
+    assert queue.main(["--recipes", "resnet20_cifar10_fast", "resnet56_cifar100_fast", "--data-dir",
+                       str(fake_cifar_dir), "--out", str(out), "--time-budget", "600", "--reserve-s", "1",
+                       "--set", *TINY[:-1], "--set", TINY[-1]]) == 0
+    s = json.loads((out / "queue_summary.json").read_text())
+    assert s["overrides"] == list(TINY)
     assert [r["status"] for r in s["runs"]] == ["completed", "completed"]
     for name in ("resnet20_cifar10_fast", "resnet56_cifar100_fast"):
         for f in ("model.safetensors", "results.json", "metrics.csv"):

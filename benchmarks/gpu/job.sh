@@ -7,7 +7,8 @@
 #          (small models leave most of an H100/H200 idle; their wall times say "shared" in the summary).
 # Phase 3: resnet50_e5_cifar100_fast alone on the GPU, with whatever time phase 1 left.
 # PHASES picks the phases (default "0 1 2"); the headline session of the reproduction table is
-#   PHASES="1 3" bash benchmarks/gpu/job.sh DATA OUT 560
+#   PHASES="1 3" bash benchmarks/gpu/job.sh DATA OUT 480
+# (data staging for the device: benchmarks/gpu/stage.sh here, benchmarks/gpu/merge.sh there)
 # (resnet18 alone, then resnet50_e5 alone: no shared-GPU wall times).
 # Everything lands in OUT_DIR; small run folders are packed so that they come back through $OUT.
 set -uo pipefail
@@ -31,6 +32,7 @@ fi
 if has 1; then
 echo "== phase 1: resnet18 ($(left)s left)"
 P1=$(( $(left) - AFTER1 )); [ $P1 -gt 300 ] && P1=300
+[ $P1 -lt 60 ] && { echo "only ${P1}s for phase 1: BUDGET too small for PHASES=\"$PHASES\"" >&2; exit 2; }
 timeout $((P1 + 20)) $Q --recipes resnet18_cifar10_fast --data-dir "$DATA" $QSET --out "$RUNS/solo" \
   --time-budget $P1 --reserve-s 0 --compile on > "$RUNS/phase1.log" 2>&1
 if ! grep -q '"status": "completed"' "$RUNS/solo/queue_summary.json" 2>/dev/null; then

@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip a run when fewer than this fraction of its epochs fit (default 0.5)")
     p.add_argument("--compile", choices=("recipe", "on", "off"), default="recipe",
                    help="torch.compile: as the recipe says (default), always (CUDA only) or never")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key in every recipe (repeatable), e.g. --set epochs=10")
+    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override config keys in every recipe (repeatable), e.g. --set epochs=10 aug.cutout=0")
     p.add_argument("--progress", action="store_true", help="tqdm bars per epoch")
     g = p.add_argument_group("--throughput-only options")
     g.add_argument("--batch-size", type=int, default=128)
