@@ -12,17 +12,7 @@ import sys
 import torch
 
 from benchmarks import REPO_ROOT
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from cifarzoo.train.records import cpu_name as _cpu_model
 
 
 def _git(*args: str) -> str | None:

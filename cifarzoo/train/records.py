@@ -158,13 +158,25 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join(head + argv[1:])
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device, commit: str | None = None) -> dict:
     """``commit``: the one read when the run started (the tree may change while it trains)."""
     from cifarzoo import __version__
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
-        name = platform.processor() or platform.machine()
+        name = f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
     import datetime
     return {"device": str(device), "device_name": name, "torch_version": torch.__version__,
             "cifarzoo_version": __version__, "python": platform.python_version(), "git_commit": commit or git_commit(),
