@@ -557,6 +557,15 @@ def push(name: str, repo_id: str | None = None, token: str | None = None, privat
     return new
 
 
+def _recipe_shown(e: WeightEntry) -> str:
+    """The recipe's name, plus ``model=ARCH`` when the weight trained a recipe meant for another model
+    (e.g. doc 004's shared baseline200_cifar10 with ``--set model=lenet``)."""
+    from cifarzoo.train.recipes import get_recipe, list_recipes
+    if e.recipe in list_recipes() and get_recipe(e.recipe).model != e.arch:
+        return f"{e.recipe} (model={e.arch})"
+    return e.recipe
+
+
 def markdown_table(entries: Mapping[str, WeightEntry] | None = None) -> str:
     """The README's table of available weights, generated from the manifest."""
     entries = load_manifest() if entries is None else entries
@@ -570,7 +579,7 @@ def markdown_table(entries: Mapping[str, WeightEntry] | None = None) -> str:
             top1 += f" ({m['top1_mean']:.2f} +/- {m['top1_std']:.2f}, {len(m['runs'])} seeds)"
         where = f"[Hub](https://huggingface.co/{e.hf_hub_id})" if e.revision else "weights/ (not on the Hub yet)"
         lines.append(f"| `{name}`{' (default)' if e.default else ''} | {DATASET_TITLES[e.dataset]} | {top1} | "
-                     f"{m['top5']:.2f} | {e.params / 1e6:.2f} M | {e.macs / 1e6:.1f} M | {e.recipe} | "
+                     f"{m['top5']:.2f} | {e.params / 1e6:.2f} M | {e.macs / 1e6:.1f} M | {_recipe_shown(e)} | "
                      f"{e.dtype}, {e.size / 1e6:.2f} MB, {where} |")
     if not entries:
         lines.append("| (no published weights yet) | | | | | | | |")

@@ -24,6 +24,8 @@ def test_readme_weights_table_matches_the_manifest():
     start = readme.index("\n", readme.index("<!-- weights-table")) + 1
     shown = readme[start:readme.index("<!-- /weights-table -->")]
     assert shown.strip() == markdown_table().strip(), "README weights table is stale: paste `cifarzoo hub table`"
+    # a weight trained with a recipe made for another model says which model it trained
+    assert "| baseline200_cifar10 (model=lenet) |" in shown
 
 
 def test_single_runs_are_matched_by_recipe_and_model(tmp_path):
