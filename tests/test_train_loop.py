@@ -100,13 +100,21 @@ def test_resume_is_bit_for_bit(fake_cifar_dir, tmp_path, stop_at):
 def test_resume_with_bn_drop_path_and_rng(fake_cifar_dir, tmp_path):
     """A BN model with stochastic depth: resuming restores the RNG streams drop-path draws from."""
     kw = dict(model="resnet20", model_kwargs={"drop_path_rate": 0.2}, batch_size=8, max_steps_per_epoch=2,
-              epochs=2, eval_every=2)
+              epochs=2, eval_every=2, ema_decay=0.9)
     train(make_cfg(fake_cifar_dir, tmp_path / "full", **kw))
     part = train(make_cfg(fake_cifar_dir, tmp_path / "part", **kw),
                  callbacks=[lambda t: t.global_step == 3 and t.request_stop("test")])
     assert part["status"] == "interrupted"
+    # as cifarzoo 0.1.0 wrote it: every block's bn2 a second time under zero_init_target
+    path = tmp_path / "part" / "checkpoint.pt"
+    state = ckpt.load(path)
+    for sd in (state["model"], state["ema"]["module"]):
+        sd.update({k.replace(".bn2.", ".zero_init_target."): v for k, v in list(sd.items()) if ".bn2." in k})
+    torch.save(state, path)
     train(make_cfg(fake_cifar_dir, tmp_path / "part", **kw), resume=str(tmp_path / "part"))
     assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "part"))
+    assert_same_weights(weights(tmp_path / "full", "model_ema.safetensors"),
+                        weights(tmp_path / "part", "model_ema.safetensors"))
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(fake_cifar_dir, tmp_path, caplog):

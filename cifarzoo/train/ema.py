@@ -53,5 +53,6 @@ class EMA:
         return {"module": self.module.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, d: dict) -> None:
-        self.module.load_state_dict(d["module"])
+        from cifarzoo.pretrained import load_state
+        load_state(self.module, d["module"], source="the checkpoint's EMA weights")
         self.updates = d["updates"]

@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cifarzoo.pretrained import load_state
 from cifarzoo.train import checkpoint as ckpt
 from cifarzoo.train import distributed as D
 from cifarzoo.train import records
@@ -206,7 +207,8 @@ class Trainer:
         if changed:
             log.warning("resuming %s with a changed config (%s): the run will not match an uninterrupted one",
                         path, ", ".join(changed))
-        self.model.load_state_dict(state["model"])
+        # through the weight loader: clear errors, and checkpoints of cifarzoo 0.1.0 (duplicate BN keys) resume
+        load_state(self.model, state["model"], source=f"checkpoint {path}")
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_ctl.load_state_dict(state["lr_ctl"])
         self.scaler.load_state_dict(state["scaler"])
