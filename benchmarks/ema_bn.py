@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 import cifarzoo
 from benchmarks.machine import command_line, machine_info
 from cifarzoo.evaluate import evaluate
+from cifarzoo.manifest import DATASET_CLASSES
 
 
 def _is_bn_buffer(key: str) -> bool:
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     live_bn = {k: raw[k] if _is_bn_buffer(k) else v for k, v in ema.items()}
     top1 = {}
     for name, state in (("raw", raw), ("ema_averaged_bn", ema), ("ema_live_bn", live_bn)):
-        model = cifarzoo.create_model(cfg["model"], num_classes=10 if cfg["dataset"] == "cifar10" else 100,
-                                      **cfg["model_kwargs"])
+        model = cifarzoo.create_model(cfg["model"], num_classes=DATASET_CLASSES[cfg["dataset"]], **cfg["model_kwargs"])
         model.load_state_dict(state)
         r = evaluate(model.eval(), cfg["dataset"], device=args.device, data_dir=args.data_dir, progress=False)
         top1[name] = round(r["top1"], 2)

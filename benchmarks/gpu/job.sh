@@ -8,8 +8,8 @@
 # Phase 3: resnet50_e5_cifar100_fast alone on the GPU, with whatever time phase 1 left.
 # PHASES picks the phases (default "0 1 2"); the headline session of the reproduction table is
 #   PHASES="1 3" bash benchmarks/gpu/job.sh DATA OUT 480
-# (data staging for the device: benchmarks/gpu/stage.sh here, benchmarks/gpu/merge.sh there)
 # (resnet18 alone, then resnet50_e5 alone: no shared-GPU wall times).
+# Data staging for the device: benchmarks/gpu/stage.sh here, benchmarks/gpu/merge.sh there.
 # Everything lands in OUT_DIR; small run folders are packed so that they come back through $OUT.
 set -uo pipefail
 DATA=$1; OUT=$2; BUDGET=${3:-540}

@@ -22,9 +22,9 @@ for ds_part in "cifar10 a b" "cifar100 c d"; do
   for i in 06 07 08 09; do cp "$SRC/$ds/train_$i.webp" "$DST/$second/$ds/"; done
   cp "$SRC/$ds"/test_*.webp "$DST/$second/$ds/"
 done
-tree_mb=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+tree_bytes=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
 for p in a b c d; do
-  total=$(( $(du -sb "$DST/$p" | cut -f1) + tree_mb ))
+  total=$(( $(du -sb "$DST/$p" | cut -f1) + tree_bytes ))
   printf '%s: %5.1f MiB with the working tree%s\n' "$p" "$(echo "$total/1048576" | bc -l)" \
     "$([ $total -gt 67108864 ] && echo '  TOO LARGE for one call' || true)"
 done

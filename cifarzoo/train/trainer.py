@@ -159,7 +159,6 @@ class Trainer:
         teacher = load_teacher(cfg.kd_teacher, self.num_classes, dev, cfg.channels_last) if cfg.kd_teacher else None
         self.criterion = TrainLoss(cfg.label_smoothing, teacher, cfg.kd_alpha, cfg.kd_temperature)
         self.tb = records.TensorBoard(self.out_dir, cfg.tensorboard and self.dist.is_main)
-        self._log_steps = self.dist.is_main  # step log lines where no progress bar shows (rank 0 only)
         self._git_commit = records.git_commit() if self.dist.is_main else None  # the code this run starts with
         self._partial = self._zero_sums()
         self._rng_to_restore = None
@@ -435,12 +434,12 @@ class Trainer:
                 self._sync_checks(pending, epoch, pending_first)
                 pending_first = step + 1
             stop_now = self.stop_reason is not None and (single or sync)
-            if at_log and (bar is not None or self._log_steps):
+            if at_log and self.dist.is_main:  # progress bars and step log lines are rank 0's
                 cnt = max(sums["count"].item(), 1)
                 loss, img_s = sums["loss"].item() / cnt, cnt / max(now - t_epoch + sums["time"], 1e-9)
                 if bar is not None and not bar.disable:
                     bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.lr_ctl.lr:.3g}", img_s=f"{img_s:.0f}")
-                elif self._log_steps and step + 1 < self.steps_per_epoch:
+                elif step + 1 < self.steps_per_epoch:
                     # no live bar (progress off, or not a terminal): a log line, so long epochs show life
                     log.info("epoch %d/%d step %d/%d | train loss %.4f | lr %.3g | %.0f img/s", epoch + 1,
                              cfg.epochs, step + 1, self.steps_per_epoch, loss, self.lr_ctl.lr, img_s)
